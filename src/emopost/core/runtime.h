@@ -1,0 +1,17 @@
+#pragma once
+// Facts about the process that decide speed: which BLAS got loaded, and the source tree location.
+#include <string>
+
+namespace emopost {
+
+// The BLAS shared library mapped into this process (from /proc/self/maps), e.g.
+// "/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3", or "" if none is mapped.
+std::string loaded_blas();
+
+// True when the loaded BLAS is Debian's reference implementation (about 30x slower in fp32).
+bool blas_is_reference(const std::string& path);
+
+// A one-line description for start-up logs, with a warning when the reference BLAS is in use.
+std::string blas_report();
+
+}  // namespace emopost

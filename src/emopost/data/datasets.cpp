@@ -1,0 +1,277 @@
+#include "emopost/data/datasets.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+
+#include "emopost/core/error.h"
+#include "emopost/core/labels.h"
+
+namespace emopost::data {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every message about a line starts with `file:line:` so that editors and people can jump to it.
+[[noreturn]] void fail_at(const fs::path& file, size_t line, const std::string& what) {
+  throw Error(fmt::format("{}:{}: {}", file.string(), line, what));
+}
+
+struct Line {
+  size_t number;  // 1-based
+  std::string text;
+};
+
+// Reads a text file as lines without '\n' / '\r\n' and without a leading UTF-8 BOM. Blank lines
+// at the very end (a trailing newline, an editor adding one more) are dropped; a blank line in
+// the middle is kept so that the parser reports it instead of silently skipping data.
+std::vector<Line> read_lines(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(fmt::format("cannot open {}", file.string()));
+  std::vector<Line> lines;
+  std::string s;
+  for (size_t n = 1; std::getline(in, s); ++n) {
+    if (!s.empty() && s.back() == '\r') s.pop_back();
+    if (n == 1 && s.rfind("\xEF\xBB\xBF", 0) == 0) s.erase(0, 3);
+    lines.push_back({n, std::move(s)});
+  }
+  if (in.bad()) throw Error(fmt::format("error while reading {}", file.string()));
+  while (!lines.empty() && lines.back().text.empty()) lines.pop_back();
+  return lines;
+}
+
+int carer_label(std::string_view name) {
+  // CARER's six classes; love goes to joy as GoEmotions' Ekman mapping does.
+  if (name == "love") return *label_id("joy");
+  static constexpr std::array<std::string_view, 5> kSame = {"sadness", "joy", "anger", "fear",
+                                                            "surprise"};
+  for (auto s : kSame)
+    if (s == name) return *label_id(s);
+  return -1;
+}
+
+// GoEmotions emotion id -> project label, built from emotions.txt and ekman_mapping.json.
+std::vector<int> goemotions_mapping(const fs::path& dir) {
+  const fs::path names_file = dir / "emotions.txt";
+  const fs::path mapping_file = dir / "ekman_mapping.json";
+  std::vector<std::string> names;
+  for (auto& l : read_lines(names_file)) {
+    if (l.text.empty()) fail_at(names_file, l.number, "empty emotion name");
+    names.push_back(l.text);
+  }
+  if (names.empty()) throw Error(fmt::format("{}: no emotion names", names_file.string()));
+
+  std::ifstream in(mapping_file);
+  if (!in) throw Error(fmt::format("cannot open {}", mapping_file.string()));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: invalid JSON: {}", mapping_file.string(), e.what()));
+  }
+  if (!j.is_object()) throw Error(fmt::format("{}: expected an object", mapping_file.string()));
+
+  std::map<std::string, int> to_label;
+  to_label["neutral"] = *label_id("neutral");  // the mapping file covers the 27 emotions only
+  for (auto& [group, members] : j.items()) {
+    auto id = label_id(group);
+    if (!id) throw Error(fmt::format("{}: unknown group '{}'", mapping_file.string(), group));
+    if (!members.is_array())
+      throw Error(fmt::format("{}: group '{}' is not a list", mapping_file.string(), group));
+    for (auto& m : members) {
+      if (!m.is_string())
+        throw Error(fmt::format("{}: non-string member in '{}'", mapping_file.string(), group));
+      auto [it, fresh] = to_label.emplace(m.get<std::string>(), *id);
+      if (!fresh && it->second != *id)
+        throw Error(fmt::format("{}: '{}' is in two groups", mapping_file.string(), it->first));
+    }
+  }
+  std::vector<int> out;
+  for (auto& name : names) {
+    auto it = to_label.find(name);
+    if (it == to_label.end())
+      throw Error(fmt::format("{}: emotion '{}' (from {}) is not mapped", mapping_file.string(),
+                              name, names_file.string()));
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    parts.push_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) return parts;
+    start = pos + 1;
+  }
+}
+
+std::optional<size_t> parse_index(std::string_view s) {
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  size_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<size_t>(c - '0');
+  }
+  return v;
+}
+
+void require_split(const std::string& split) {
+  if (split != "train" && split != "val" && split != "test")
+    throw Error(fmt::format("unknown split '{}' (expected train, val or test)", split));
+}
+
+void require_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(fmt::format("missing folder {}", dir.string()));
+}
+
+}  // namespace
+
+std::vector<TextExample> read_carer(const fs::path& file) {
+  std::vector<TextExample> out;
+  for (auto& l : read_lines(file)) {
+    // Split at the last ';' so that the label is always the final field.
+    size_t pos = l.text.rfind(';');
+    if (pos == std::string::npos) fail_at(file, l.number, "expected 'text;label', found no ';'");
+    std::string label = l.text.substr(pos + 1);
+    int id = carer_label(label);
+    if (id < 0) fail_at(file, l.number, fmt::format("unknown CARER label '{}'", label));
+    if (pos == 0) fail_at(file, l.number, "empty text");
+    out.push_back({l.text.substr(0, pos), id, "carer"});
+  }
+  return out;
+}
+
+std::vector<TextExample> read_goemotions(const fs::path& file, TextSplitStats* stats) {
+  const std::vector<int> mapping = goemotions_mapping(file.parent_path());
+  std::vector<TextExample> out;
+  TextSplitStats st;
+  for (auto& l : read_lines(file)) {
+    auto fields = split(l.text, '\t');
+    if (fields.size() != 3)
+      fail_at(file, l.number,
+              fmt::format("expected 3 TAB-separated fields, found {}", fields.size()));
+    if (fields[0].empty()) fail_at(file, l.number, "empty text");
+    int cls = -1;
+    bool multiclass = false;
+    for (auto id_text : split(fields[1], ',')) {
+      auto id = parse_index(id_text);
+      if (!id) fail_at(file, l.number, fmt::format("label id '{}' is not a number", id_text));
+      if (*id >= mapping.size())
+        fail_at(file, l.number,
+                fmt::format("label id {} out of range (0..{})", *id, mapping.size() - 1));
+      // Keep checking the remaining ids after a second class shows up, so that a broken id
+      // is still reported on a row we would drop.
+      if (cls < 0)
+        cls = mapping[*id];
+      else if (cls != mapping[*id])
+        multiclass = true;
+    }
+    if (multiclass) {
+      ++st.dropped_multiclass;
+      continue;
+    }
+    out.push_back({std::string(fields[0]), cls, "goemotions"});
+    ++st.kept;
+  }
+  if (stats) *stats = st;
+  return out;
+}
+
+std::vector<TextExample> read_text_recipe(const fs::path& data_root, const std::string& recipe,
+                                          const std::string& split,
+                                          TextSplitStats* goemotions_stats) {
+  if (recipe != "all" && recipe != "seed")
+    throw Error(fmt::format("unknown text recipe '{}' (expected all or seed)", recipe));
+  require_split(split);
+  const fs::path text = data_root / "text";
+  std::vector<TextExample> out = read_carer(text / "carer" / (split + ".txt"));
+  // GoEmotions calls its validation split "dev".
+  const std::string goe_split = split == "val" ? "dev" : split;
+  std::vector<TextExample> goe =
+      read_goemotions(text / "goemotions" / (goe_split + ".tsv"), goemotions_stats);
+  if (recipe == "seed" && split == "train") {
+    // CARER has no neutral and no disgust; "seed" borrows only those two classes.
+    const int neutral = *label_id("neutral"), disgust = *label_id("disgust");
+    std::erase_if(goe,
+                  [&](const TextExample& e) { return e.label != neutral && e.label != disgust; });
+  }
+  out.insert(out.end(), std::make_move_iterator(goe.begin()), std::make_move_iterator(goe.end()));
+  return out;
+}
+
+std::vector<FaceExample> read_fer2013(const fs::path& data_root, const std::string& split) {
+  require_split(split);
+  const fs::path dir = data_root / "faces" / "fer2013" / (split == "train" ? "train" : "test");
+  require_dir(dir);
+  // FER2013's Kaggle folder names; the protocol splits test/ by its file-name prefix.
+  static const std::map<std::string, std::string, std::less<>> kFolders = {
+      {"angry", "anger"},     {"disgust", "disgust"}, {"fear", "fear"},        {"happy", "joy"},
+      {"neutral", "neutral"}, {"sad", "sadness"},     {"surprise", "surprise"}};
+  const std::string_view want = split == "val" ? "PublicTest_" : "PrivateTest_";
+  std::vector<FaceExample> out;
+  try {
+    for (auto& cls_entry : fs::directory_iterator(dir)) {
+      const std::string cls_name = cls_entry.path().filename().string();
+      if (cls_name.starts_with('.')) continue;  // .DS_Store and friends
+      auto it = kFolders.find(cls_name);
+      if (!cls_entry.is_directory() || it == kFolders.end())
+        throw Error(fmt::format("unknown FER2013 class folder {}", cls_entry.path().string()));
+      const int label = *label_id(it->second);
+      for (auto& f : fs::directory_iterator(cls_entry.path())) {
+        const std::string name = f.path().filename().string();
+        if (name.starts_with('.') || !f.is_regular_file()) continue;
+        std::string ext = f.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (ext != ".jpg") continue;
+        if (split == "train") {
+          out.push_back({f.path(), label});  // everything under train/ is training data
+          continue;
+        }
+        // A test file with neither prefix belongs to no split: refuse it rather than lose it.
+        if (!name.starts_with("PublicTest_") && !name.starts_with("PrivateTest_"))
+          throw Error(fmt::format("{}: test file is neither PublicTest_ nor PrivateTest_",
+                                  f.path().string()));
+        if (name.starts_with(want)) out.push_back({f.path(), label});
+      }
+    }
+  } catch (const fs::filesystem_error& e) {
+    throw Error(fmt::format("cannot list {}: {}", dir.string(), e.what()));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const FaceExample& a, const FaceExample& b) { return a.path < b.path; });
+  return out;
+}
+
+namespace {
+template <class T>
+std::vector<size_t> count_labels(const std::vector<T>& examples) {
+  std::vector<size_t> counts(kNumLabels, 0);
+  for (auto& e : examples) {
+    if (e.label < 0 || e.label >= kNumLabels)
+      throw Error(fmt::format("label {} out of range (0..{})", e.label, kNumLabels - 1));
+    ++counts[static_cast<size_t>(e.label)];
+  }
+  return counts;
+}
+}  // namespace
+
+std::vector<size_t> label_counts(const std::vector<TextExample>& examples) {
+  return count_labels(examples);
+}
+std::vector<size_t> label_counts(const std::vector<FaceExample>& examples) {
+  return count_labels(examples);
+}
+
+}  // namespace emopost::data

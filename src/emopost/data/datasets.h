@@ -1,0 +1,53 @@
+#pragma once
+// Readers for the labelled data in ../shared/data (see its README), mapped onto the 7 labels.
+// No torch here. A malformed line is an emopost::Error naming the file and line number.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace emopost::data {
+
+struct TextExample {
+  std::string text;
+  int label = 0;       // index into emopost::kLabels
+  std::string source;  // "carer" or "goemotions"
+};
+
+struct FaceExample {
+  std::filesystem::path path;
+  int label = 0;
+};
+
+struct TextSplitStats {
+  size_t kept = 0;
+  size_t dropped_multiclass = 0;  // GoEmotions rows whose labels fall into 2+ classes
+};
+
+// CARER `text;label` (love -> joy). split: "train", "val", "test".
+std::vector<TextExample> read_carer(const std::filesystem::path& file);
+
+// GoEmotions TSV `text \t ids \t comment_id`, Ekman mapping + neutral; a row is kept only when
+// all of its labels map to one class. Needs emotions.txt and ekman_mapping.json beside the file.
+std::vector<TextExample> read_goemotions(const std::filesystem::path& file,
+                                         TextSplitStats* stats = nullptr);
+
+// Recipes over a data root (the folder holding text/ and faces/):
+//   "all":  CARER + GoEmotions single-class rows;
+//   "seed": CARER train + GoEmotions' neutral and disgust rows (val/test as in "all").
+// split: "train", "val" (CARER val + GoEmotions dev), "test". goemotions_stats describes the
+// GoEmotions file as read (before "seed" keeps only its neutral and disgust rows).
+std::vector<TextExample> read_text_recipe(const std::filesystem::path& data_root,
+                                          const std::string& recipe, const std::string& split,
+                                          TextSplitStats* goemotions_stats = nullptr);
+
+// FER2013 folders: split "train" (Training_*), "val" (PublicTest_*), "test" (PrivateTest_*).
+// Sorted by path so runs are deterministic.
+std::vector<FaceExample> read_fer2013(const std::filesystem::path& data_root,
+                                      const std::string& split);
+
+// Counts per label, in label order.
+std::vector<size_t> label_counts(const std::vector<TextExample>& examples);
+std::vector<size_t> label_counts(const std::vector<FaceExample>& examples);
+
+}  // namespace emopost::data

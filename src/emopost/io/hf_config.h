@@ -1,0 +1,75 @@
+#pragma once
+// config.json for DistilBERT and ViT with Hugging Face keys. Keys this code does not know are
+// kept in `extra` and written back unchanged, so a round trip loses nothing.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace emopost::io {
+
+struct DistilBertConfig {
+  int vocab_size = 30522;
+  int max_position_embeddings = 512;
+  bool sinusoidal_pos_embds = false;
+  int n_layers = 6;
+  int n_heads = 12;
+  int dim = 768;
+  int hidden_dim = 3072;
+  double dropout = 0.1;
+  double attention_dropout = 0.1;
+  std::string activation = "gelu";
+  double initializer_range = 0.02;
+  double seq_classif_dropout = 0.2;
+  int pad_token_id = 0;
+  std::vector<std::string> id2label;  // index = class id; empty = no head yet
+  nlohmann::json extra = nlohmann::json::object();
+
+  int num_labels() const { return static_cast<int>(id2label.size()); }
+  static DistilBertConfig from_json(const nlohmann::json& j);  // accepts HF aliases
+  nlohmann::json to_json() const;  // HF keys incl. model_type, architectures, label2id
+};
+
+struct ViTConfig {
+  int hidden_size = 768;
+  int num_hidden_layers = 12;
+  int num_attention_heads = 12;
+  int intermediate_size = 3072;
+  std::string hidden_act = "gelu";
+  double hidden_dropout_prob = 0.0;
+  double attention_probs_dropout_prob = 0.0;
+  double initializer_range = 0.02;
+  double layer_norm_eps = 1e-12;
+  int image_size = 224;
+  int patch_size = 16;
+  int num_channels = 3;
+  bool qkv_bias = true;
+  std::vector<std::string> id2label;
+  nlohmann::json extra = nlohmann::json::object();
+
+  int num_labels() const { return static_cast<int>(id2label.size()); }
+  int num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
+  static ViTConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+// The preprocessor_config.json of a ViT checkpoint (ViTImageProcessor keys).
+struct ImageProcessorConfig {
+  int height = 224, width = 224;
+  bool do_resize = true, do_rescale = true, do_normalize = true;
+  double rescale_factor = 1.0 / 255.0;
+  std::vector<double> image_mean{0.5, 0.5, 0.5};
+  std::vector<double> image_std{0.5, 0.5, 0.5};
+  nlohmann::json extra = nlohmann::json::object();
+
+  static ImageProcessorConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+// Reads a JSON file, throwing emopost::Error with the path on I/O or parse errors.
+nlohmann::json read_json_file(const std::filesystem::path& path);
+void write_json_file(const std::filesystem::path& path, const nlohmann::json& j);
+
+}  // namespace emopost::io

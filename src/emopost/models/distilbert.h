@@ -1,0 +1,44 @@
+#pragma once
+// DistilBertForSequenceClassification with Hugging Face's parameter names.
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "emopost/io/hf_config.h"
+#include "emopost/models/transformer.h"
+
+namespace emopost::models {
+
+struct ClassifierOutput {
+  torch::Tensor logits;                       // [B, num_labels]
+  std::vector<torch::Tensor> hidden_states;  // embeddings, then each layer (when asked for)
+};
+
+class DistilBertImpl : public torch::nn::Module {
+ public:
+  explicit DistilBertImpl(io::DistilBertConfig config);
+
+  // input_ids, attention_mask: [B, T] int64.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  ClassifierOutput forward_all(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                               bool hidden_states = false);
+  // Word embeddings of the ids, and the rest of the model from such embeddings: the split lets
+  // attribution take gradients with respect to the input embeddings.
+  torch::Tensor embed_words(const torch::Tensor& input_ids);
+  ClassifierOutput forward_embeddings(const torch::Tensor& word_embeddings,
+                                      const torch::Tensor& attention_mask, bool hidden_states);
+
+  const io::DistilBertConfig& config() const { return config_; }
+  void init_weights();      // all weights, as transformers initialises them
+  void init_head_weights();  // the classifier head only
+
+ private:
+  io::DistilBertConfig config_;
+  torch::nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
+  torch::nn::LayerNorm embeddings_norm_{nullptr};
+  std::vector<TransformerBlock> blocks_;
+  torch::nn::Linear pre_classifier_{nullptr}, classifier_{nullptr};
+};
+TORCH_MODULE(DistilBert);
+
+}  // namespace emopost::models

@@ -1,0 +1,44 @@
+#pragma once
+// The one table of checkpoint names per architecture. Both architectures are stacks of the same
+// transformer block (q, k, v, o, two norms, a two-layer MLP); only the names and the norm placement
+// differ, so a block is described by role -> name, and the model code never spells a name itself.
+// No torch here.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace emopost::models {
+
+struct BlockNames {
+  std::string prefix;  // with "{}" for the layer index, e.g. "distilbert.transformer.layer.{}."
+  std::string q, k, v, o, norm1, fc1, fc2, norm2;
+};
+
+struct ArchitectureNames {
+  std::string model_type;  // config.json "model_type"
+  std::string base;        // the backbone prefix that base checkpoints may omit ("vit")
+  std::vector<std::pair<std::string, std::string>> stem;  // role -> name, before the blocks
+  BlockNames block;
+  std::vector<std::pair<std::string, std::string>> top;   // role -> name, after the blocks
+  std::vector<std::string> head;     // classifier modules, initialised fresh when missing
+  std::vector<std::string> ignored;  // prefixes of keys that other heads carry (MLM, pooler)
+
+  const std::string& name(const std::string& role) const;  // stem or top role; throws if unknown
+  std::string block_name(int layer, const std::string& role_name) const;
+};
+
+// As saved by transformers' save_pretrained and published on the Hugging Face hub.
+const ArchitectureNames& distilbert_names();
+const ArchitectureNames& vit_names();
+
+// transformers 5 renamed ViT's modules in memory (state_dict() gives "vit.layers.0.attention.q_proj")
+// while it still saves the names above. Loading accepts both.
+const ArchitectureNames& vit_names_transformers5();
+
+// Maps a key of a checkpoint onto the canonical name in `names`, trying the alternative naming
+// `alt` and a missing backbone prefix. Returns nullopt when no canonical name matches.
+std::optional<std::string> canonical_key(const std::string& key, const ArchitectureNames& names,
+                                         const ArchitectureNames* alt, int num_layers,
+                                         const std::vector<std::string>& canonical_keys);
+
+}  // namespace emopost::models

@@ -1,0 +1,316 @@
+// Readers on small samples under tests/data/samples (real lines and images copied from
+// shared/data; the expected counts were worked out with a separate script when the samples were
+// cut) and on broken files written to a temp dir.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "emopost/core/error.h"
+#include "emopost/core/labels.h"
+#include "emopost/data/datasets.h"
+
+namespace fs = std::filesystem;
+using namespace emopost;
+using namespace emopost::data;
+
+namespace {
+
+const fs::path kSamples = fs::path(EMOPOST_TEST_DATA) / "samples";
+const fs::path kCarer = kSamples / "text" / "carer";
+const fs::path kGoe = kSamples / "text" / "goemotions";
+
+using Counts = std::vector<size_t>;  // anger disgust fear joy neutral sadness surprise
+
+int L(const char* name) { return *label_id(name); }
+
+// A fresh folder per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            (std::string("emopost_ds_") + info->test_suite_name() + "_" + info->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+  fs::path write(const std::string& name, const std::string& content) const {
+    fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// Runs fn, expects an emopost::Error and returns its message.
+template <class F>
+std::string error_of(F&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no emopost::Error thrown";
+  return "";
+}
+
+// The message names the file and the line as `file:line:`.
+void expect_names_line(const std::string& message, const fs::path& file, int line) {
+  EXPECT_NE(message.find(file.string() + ":" + std::to_string(line) + ":"), std::string::npos)
+      << message;
+}
+
+// A GoEmotions file in a temp dir, with emotions.txt and ekman_mapping.json beside it.
+fs::path goe_file(const TempDir& dir, const std::string& content) {
+  fs::copy_file(kGoe / "emotions.txt", dir.path() / "emotions.txt");
+  fs::copy_file(kGoe / "ekman_mapping.json", dir.path() / "ekman_mapping.json");
+  return dir.write("broken.tsv", content);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- CARER
+
+TEST(CarerTest, SampleCountsAndLoveIsJoy) {
+  auto train = read_carer(kCarer / "train.txt");
+  ASSERT_EQ(train.size(), 30u);
+  EXPECT_EQ(label_counts(train), (Counts{6, 0, 3, 9, 0, 11, 1}));  // joy 9 = 7 joy + 2 love
+  EXPECT_EQ(train[0].text, "i didnt feel humiliated");
+  EXPECT_EQ(train[0].label, L("sadness"));
+  EXPECT_EQ(train[0].source, "carer");
+  // Lines 4 and 10 of the sample are labelled love.
+  EXPECT_EQ(train[3].text,
+            "i am ever feeling nostalgic about the fireplace i will know that it is still on the "
+            "property");
+  EXPECT_EQ(train[3].label, L("joy"));
+  EXPECT_EQ(train[9].text, "i feel romantic too");
+  EXPECT_EQ(train[9].label, L("joy"));
+
+  EXPECT_EQ(label_counts(read_carer(kCarer / "val.txt")), (Counts{3, 0, 1, 11, 0, 9, 0}));
+  EXPECT_EQ(label_counts(read_carer(kCarer / "test.txt")), (Counts{3, 0, 3, 9, 0, 9, 0}));
+}
+
+TEST(CarerTest, ToleratesCrlfAndTrailingNewlines) {
+  TempDir dir;
+  auto rows = read_carer(dir.write("crlf.txt", "i feel fine;joy\r\ni feel loved;love\r\n\r\n\n"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].text, "i feel fine");
+  EXPECT_EQ(rows[1].label, L("joy"));
+  EXPECT_EQ(read_carer(dir.write("nonl.txt", "a;fear\nb;anger")).size(), 2u);
+}
+
+TEST(CarerTest, BadLinesNameFileAndLine) {
+  TempDir dir;
+  auto f = dir.write("nosemi.txt", "a;joy\nb;fear\nno separator here\n");
+  expect_names_line(error_of([&] { read_carer(f); }), f, 3);
+
+  f = dir.write("label.txt", "a;joy\nb;happiness\n");
+  auto msg = error_of([&] { read_carer(f); });
+  expect_names_line(msg, f, 2);
+  EXPECT_NE(msg.find("happiness"), std::string::npos) << msg;
+
+  f = dir.write("neutral.txt", "a;neutral\n");  // not a CARER class
+  expect_names_line(error_of([&] { read_carer(f); }), f, 1);
+
+  f = dir.write("empty.txt", "a;joy\r\n;sadness\r\n");
+  msg = error_of([&] { read_carer(f); });
+  expect_names_line(msg, f, 2);
+  EXPECT_NE(msg.find("empty text"), std::string::npos) << msg;
+
+  f = dir.write("nolabel.txt", "a;\n");
+  expect_names_line(error_of([&] { read_carer(f); }), f, 1);
+
+  // A blank line in the middle is not skipped silently.
+  f = dir.write("blank.txt", "a;joy\n\nb;joy\n");
+  expect_names_line(error_of([&] { read_carer(f); }), f, 2);
+}
+
+TEST(CarerTest, MissingFileIsNamed) {
+  auto msg = error_of([] { read_carer(kCarer / "nope.txt"); });
+  EXPECT_NE(msg.find("nope.txt"), std::string::npos) << msg;
+}
+
+// ---------------------------------------------------------------- GoEmotions
+
+TEST(GoEmotionsTest, SampleKeptAndDropped) {
+  TextSplitStats st;
+  auto train = read_goemotions(kGoe / "train.tsv", &st);
+  // 34 rows: 29 single-class (7 of them multi-label, e.g. "16,25" grief+sadness and the
+  // 3-label "0,13,15"), 5 spanning 2+ classes (e.g. "2,7" anger+curiosity, "16,27").
+  EXPECT_EQ(st.kept, 29u);
+  EXPECT_EQ(st.dropped_multiclass, 5u);
+  ASSERT_EQ(train.size(), 29u);
+  EXPECT_EQ(label_counts(train), (Counts{4, 2, 2, 9, 7, 2, 3}));
+  EXPECT_EQ(train[0].text, "My favourite food is anything I didn't have to cook myself.");
+  EXPECT_EQ(train[0].label, L("neutral"));
+  EXPECT_EQ(train[0].source, "goemotions");
+
+  auto find = [&](const std::string& text) {
+    return std::find_if(train.begin(), train.end(), [&](auto& e) { return e.text == text; });
+  };
+  auto it = find("I miss them being alive");  // grief + sadness -> sadness
+  ASSERT_NE(it, train.end());
+  EXPECT_EQ(it->label, L("sadness"));
+  it = find("aw, thanks! I appreciate that! ");  // admiration + gratitude; trailing space kept
+  ASSERT_NE(it, train.end());
+  EXPECT_EQ(it->label, L("joy"));
+  it = find("youre a disgusting piece of filth.");
+  ASSERT_NE(it, train.end());
+  EXPECT_EQ(it->label, L("disgust"));
+  EXPECT_EQ(find("Ok, then what the actual fuck is your plan?"), train.end());  // dropped
+
+  read_goemotions(kGoe / "dev.tsv", &st);
+  EXPECT_EQ(st.kept, 22u);
+  EXPECT_EQ(st.dropped_multiclass, 8u);
+  auto test = read_goemotions(kGoe / "test.tsv", &st);
+  EXPECT_EQ(st.kept, 25u);
+  EXPECT_EQ(st.dropped_multiclass, 5u);
+  EXPECT_EQ(label_counts(test), (Counts{3, 2, 3, 13, 1, 3, 0}));
+  EXPECT_EQ(read_goemotions(kGoe / "test.tsv").size(), 25u);  // stats are optional
+}
+
+TEST(GoEmotionsTest, TabOnlyNoCsvUnquoting) {
+  TempDir dir;
+  auto f = goe_file(dir, "\"Quoted, with comma\" and more\t27\tabc\r\nplain\t11,11\tdef\r\n");
+  auto rows = read_goemotions(f);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].text, "\"Quoted, with comma\" and more");
+  EXPECT_EQ(rows[0].label, L("neutral"));
+  EXPECT_EQ(rows[1].label, L("disgust"));
+}
+
+TEST(GoEmotionsTest, BadLinesNameFileAndLine) {
+  TempDir dir;
+  const std::string ok = "fine\t27\tid0\n";
+  auto f = goe_file(dir, ok + "two fields\t27\n");
+  expect_names_line(error_of([&] { read_goemotions(f); }), f, 2);
+  struct Case {
+    std::string line, hint;
+  };
+  for (const Case& c : std::vector<Case>{{"four\t27\tid\textra", "fields"},
+                                         {"text\t3a\tid", "3a"},
+                                         {"text\t-1\tid", "-1"},
+                                         {"text\t28\tid", "28"},  // 28 emotions: ids 0..27
+                                         {"text\t2,99\tid", "99"},
+                                         {"text\t\tid", "not a number"},
+                                         {"text\t1,\tid", "not a number"},
+                                         {"\t27\tid", "empty text"}}) {
+    dir.write("broken.tsv", ok + ok + c.line + "\n");
+    auto msg = error_of([&] { read_goemotions(f); });
+    expect_names_line(msg, f, 3);
+    EXPECT_NE(msg.find(c.hint), std::string::npos) << c.line << " -> " << msg;
+  }
+}
+
+TEST(GoEmotionsTest, MissingMappingIsNamed) {
+  TempDir dir;
+  auto f = dir.write("train.tsv", "fine\t27\tid0\n");
+  fs::copy_file(kGoe / "emotions.txt", dir.path() / "emotions.txt");
+  auto msg = error_of([&] { read_goemotions(f); });
+  EXPECT_NE(msg.find("ekman_mapping.json"), std::string::npos) << msg;
+}
+
+// ---------------------------------------------------------------- recipes
+
+TEST(RecipeTest, AllAndSeed) {
+  // The samples' data root is tests/data/samples (it holds text/ and faces/).
+  TextSplitStats st;
+  auto train = read_text_recipe(kSamples, "all", "train", &st);
+  EXPECT_EQ(train.size(), 59u);  // 30 CARER + 29 GoEmotions
+  EXPECT_EQ(label_counts(train), (Counts{10, 2, 5, 18, 7, 13, 4}));
+  EXPECT_EQ(st.kept, 29u);
+  EXPECT_EQ(st.dropped_multiclass, 5u);
+  EXPECT_EQ(train.front().source, "carer");  // CARER first, then GoEmotions
+  EXPECT_EQ(train.back().source, "goemotions");
+
+  auto val = read_text_recipe(kSamples, "all", "val", &st);  // CARER val + GoEmotions dev
+  EXPECT_EQ(label_counts(val), (Counts{8, 2, 2, 17, 5, 12, 0}));
+  EXPECT_EQ(st.dropped_multiclass, 8u);
+  EXPECT_EQ(label_counts(read_text_recipe(kSamples, "all", "test")),
+            (Counts{6, 2, 6, 22, 1, 12, 0}));
+
+  // seed: CARER train + only the 7 neutral and 2 disgust GoEmotions rows.
+  auto seed = read_text_recipe(kSamples, "seed", "train", &st);
+  EXPECT_EQ(seed.size(), 39u);
+  EXPECT_EQ(label_counts(seed), (Counts{6, 2, 3, 9, 7, 11, 1}));
+  EXPECT_EQ(st.kept, 29u);  // describes the GoEmotions file before the seed filter
+  for (auto& e : seed) {
+    if (e.source == "goemotions") {
+      EXPECT_TRUE(e.label == L("neutral") || e.label == L("disgust")) << e.text;
+    }
+  }
+  EXPECT_EQ(label_counts(read_text_recipe(kSamples, "seed", "val")), label_counts(val));
+}
+
+TEST(RecipeTest, UnknownNamesAreErrors) {
+  EXPECT_THROW(read_text_recipe(kSamples, "B", "train"), Error);
+  EXPECT_THROW(read_text_recipe(kSamples, "all", "dev"), Error);
+  EXPECT_THROW(read_text_recipe(kSamples, "all", "validation"), Error);
+  EXPECT_THROW(read_fer2013(kSamples, "dev"), Error);
+}
+
+// ---------------------------------------------------------------- FER2013
+
+TEST(Fer2013Test, SplitsByFolderAndPrefix) {
+  auto train = read_fer2013(kSamples, "train");
+  auto val = read_fer2013(kSamples, "val");
+  auto test = read_fer2013(kSamples, "test");
+  ASSERT_EQ(train.size(), 21u);
+  ASSERT_EQ(val.size(), 7u);
+  ASSERT_EQ(test.size(), 14u);
+  EXPECT_EQ(label_counts(train), (Counts{3, 3, 3, 3, 3, 3, 3}));
+  EXPECT_EQ(label_counts(val), (Counts{1, 1, 1, 1, 1, 1, 1}));
+  EXPECT_EQ(label_counts(test), (Counts{2, 2, 2, 2, 2, 2, 2}));
+  auto prefixed = [](const std::vector<FaceExample>& v, const std::string& prefix) {
+    return std::all_of(v.begin(), v.end(),
+                       [&](auto& e) { return e.path.filename().string().starts_with(prefix); });
+  };
+  EXPECT_TRUE(prefixed(train, "Training_"));
+  EXPECT_TRUE(prefixed(val, "PublicTest_"));
+  EXPECT_TRUE(prefixed(test, "PrivateTest_"));
+  auto by_path = [](auto& a, auto& b) { return a.path < b.path; };
+  EXPECT_TRUE(std::is_sorted(train.begin(), train.end(), by_path));
+  EXPECT_TRUE(std::is_sorted(test.begin(), test.end(), by_path));
+
+  // Folder names map onto the project's labels (angry -> anger, happy -> joy, sad -> sadness).
+  for (auto& e : train) {
+    const std::string folder = e.path.parent_path().filename().string();
+    const char* want = folder == "angry"   ? "anger"
+                       : folder == "happy" ? "joy"
+                       : folder == "sad"   ? "sadness"
+                                           : nullptr;
+    EXPECT_EQ(e.label, want ? L(want) : L(folder.c_str())) << e.path;
+  }
+  EXPECT_EQ(val[3].path.filename(), "PublicTest_10130075.jpg");
+  EXPECT_EQ(val[3].label, L("joy"));
+  EXPECT_TRUE(fs::is_regular_file(val[3].path));
+}
+
+TEST(Fer2013Test, UnknownClassAndMissingRoot) {
+  TempDir dir;
+  dir.write("faces/fer2013/train/angry/Training_1.jpg", "x");
+  dir.write("faces/fer2013/train/contempt/Training_2.jpg", "x");
+  auto msg = error_of([&] { read_fer2013(dir.path(), "train"); });
+  EXPECT_NE(msg.find("contempt"), std::string::npos) << msg;
+
+  dir.write("faces/fer2013/test/angry/Other_3.jpg", "x");  // neither PublicTest_ nor PrivateTest_
+  msg = error_of([&] { read_fer2013(dir.path(), "val"); });
+  EXPECT_NE(msg.find("Other_3.jpg"), std::string::npos) << msg;
+
+  const fs::path missing = dir.path() / "nowhere";
+  msg = error_of([&] { read_fer2013(missing, "test"); });
+  EXPECT_NE(msg.find((missing / "faces" / "fer2013" / "test").string()), std::string::npos) << msg;
+}
+
+TEST(DatasetLabelCountsTest, OutOfRangeIsAnError) {
+  std::vector<TextExample> v{{"a", 0, "carer"}, {"b", 7, "carer"}};
+  EXPECT_THROW(label_counts(v), Error);
+}
