@@ -373,11 +373,13 @@ cv::Mat rgb_to_luma(const cv::Mat& rgb) {
 }
 
 std::vector<float> preprocess(const cv::Mat& rgb, const PreprocessOptions& o) {
-  if (rgb.empty() || rgb.type() != CV_8UC3)
-    throw Error("preprocess: expected a non-empty 8-bit RGB image (CV_8UC3)");
   if (o.channels != 1 && o.channels != 3)
     throw Error(fmt::format("preprocess: channels must be 1 or 3, not {}", o.channels));
-  cv::Mat img = o.channels == 1 ? rgb_to_luma(rgb) : rgb;
+  // Grey input is taken as is when the model wants grey (training keeps faces grey in memory).
+  const bool grey_in = o.channels == 1 && rgb.type() == CV_8UC1;
+  if (rgb.empty() || (rgb.type() != CV_8UC3 && !grey_in))
+    throw Error("preprocess: expected a non-empty 8-bit RGB image (CV_8UC3)");
+  cv::Mat img = o.channels == 1 && !grey_in ? rgb_to_luma(rgb) : rgb;
   if (o.do_resize) img = resize_bilinear_antialias(img, o.height, o.width);
   const float r = o.do_rescale ? float(o.rescale_factor) : 1.0f;
   std::vector<double> mean(o.channels, 0.0), stdv(o.channels, 1.0);

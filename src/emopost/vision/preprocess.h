@@ -32,7 +32,8 @@ struct PreprocessOptions {
 };
 
 // RGB 8-bit image -> float CHW [channels, height, width]: antialiased bilinear resize (see
-// resize_bilinear_antialias), x rescale_factor, (x - mean) / std. channels=1 takes the luma first.
+// resize_bilinear_antialias), x rescale_factor, (x - mean) / std. channels=1 takes the luma first
+// (an 8-bit grey image is also accepted then).
 std::vector<float> preprocess(const cv::Mat& rgb, const PreprocessOptions& options);
 
 // The building blocks of preprocess(), exposed for tests and benchmarks.

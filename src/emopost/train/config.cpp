@@ -1,0 +1,122 @@
+#include "emopost/train/config.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "emopost/core/error.h"
+#include "emopost/io/hf_config.h"
+
+namespace emopost::train {
+
+namespace {
+
+template <typename T>
+void take(const nlohmann::json& j, const char* key, T& field, std::set<std::string>& seen,
+          const std::filesystem::path& origin) {
+  seen.insert(key);
+  if (!j.contains(key)) return;
+  try {
+    field = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(fmt::format("{}: key \"{}\" has the wrong type ({})", origin.string(), key,
+                            j.at(key).type_name()));
+  }
+}
+
+}  // namespace
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesystem::path& origin) {
+  if (!j.is_object()) throw Error(origin.string() + ": a training config must be a JSON object");
+  TrainConfig c;
+  std::set<std::string> seen;
+  std::string output_dir, data_root, init_from, vocab;
+  take(j, "task", c.task, seen, origin);
+  take(j, "output_dir", output_dir, seen, origin);
+  take(j, "data_root", data_root, seen, origin);
+  take(j, "recipe", c.recipe, seen, origin);
+  take(j, "init_from", init_from, seen, origin);
+  take(j, "model_config", c.model_config, seen, origin);
+  take(j, "vocab", vocab, seen, origin);
+  take(j, "max_length", c.max_length, seen, origin);
+  take(j, "image_channels", c.image_channels, seen, origin);
+  take(j, "image_mean", c.image_mean, seen, origin);
+  take(j, "image_std", c.image_std, seen, origin);
+  take(j, "augment", c.augment, seen, origin);
+  take(j, "epochs", c.epochs, seen, origin);
+  take(j, "batch_size", c.batch_size, seen, origin);
+  take(j, "eval_batch_size", c.eval_batch_size, seen, origin);
+  take(j, "learning_rate", c.learning_rate, seen, origin);
+  take(j, "weight_decay", c.weight_decay, seen, origin);
+  take(j, "warmup_ratio", c.warmup_ratio, seen, origin);
+  take(j, "max_grad_norm", c.max_grad_norm, seen, origin);
+  take(j, "label_smoothing", c.label_smoothing, seen, origin);
+  take(j, "class_weights", c.class_weights, seen, origin);
+  take(j, "early_stopping_patience", c.early_stopping_patience, seen, origin);
+  take(j, "seed", c.seed, seen, origin);
+  take(j, "bf16", c.bf16, seen, origin);
+  take(j, "threads", c.threads, seen, origin);
+  take(j, "max_steps", c.max_steps, seen, origin);
+  take(j, "limit_examples", c.limit_examples, seen, origin);
+  take(j, "save_dtype", c.save_dtype, seen, origin);
+  seen.insert("description");  // free text for people
+  for (const auto& [key, value] : j.items())
+    if (!seen.count(key)) throw Error(fmt::format("{}: unknown key \"{}\"", origin.string(), key));
+  c.output_dir = output_dir;
+  if (!data_root.empty()) c.data_root = data_root;
+  c.init_from = init_from;
+  if (!vocab.empty()) c.vocab = vocab;
+
+  auto fail = [&](const std::string& what) { throw Error(origin.string() + ": " + what); };
+  if (c.task != "text" && c.task != "image") fail("\"task\" must be \"text\" or \"image\"");
+  if (c.output_dir.empty()) fail("\"output_dir\" is required");
+  if (c.init_from.empty() && c.model_config.is_null())
+    fail("give \"init_from\" (a checkpoint folder) or \"model_config\" (config.json keys)");
+  if (c.epochs <= 0 || c.batch_size <= 0 || c.eval_batch_size <= 0) fail("epochs and batch sizes must be positive");
+  if (c.learning_rate <= 0) fail("\"learning_rate\" must be positive");
+  if (c.class_weights != "none" && c.class_weights != "inverse" && c.class_weights != "sqrt_inverse")
+    fail("\"class_weights\" must be \"none\", \"inverse\" or \"sqrt_inverse\"");
+  if (c.save_dtype != "float32" && c.save_dtype != "float16") fail("\"save_dtype\" must be \"float32\" or \"float16\"");
+  if (c.image_channels != 1 && c.image_channels != 3) fail("\"image_channels\" must be 1 or 3");
+  if (c.image_mean.size() != static_cast<size_t>(c.image_channels) ||
+      c.image_std.size() != static_cast<size_t>(c.image_channels))
+    fail("\"image_mean\" and \"image_std\" need one value per channel");
+  return c;
+}
+
+TrainConfig TrainConfig::load(const std::filesystem::path& file) {
+  return from_json(io::read_json_file(file), file);
+}
+
+nlohmann::json TrainConfig::to_json() const {
+  return {{"task", task},
+          {"output_dir", output_dir.string()},
+          {"data_root", data_root.string()},
+          {"recipe", recipe},
+          {"init_from", init_from.string()},
+          {"model_config", model_config},
+          {"vocab", vocab.string()},
+          {"max_length", max_length},
+          {"image_channels", image_channels},
+          {"image_mean", image_mean},
+          {"image_std", image_std},
+          {"augment", augment},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"eval_batch_size", eval_batch_size},
+          {"learning_rate", learning_rate},
+          {"weight_decay", weight_decay},
+          {"warmup_ratio", warmup_ratio},
+          {"max_grad_norm", max_grad_norm},
+          {"label_smoothing", label_smoothing},
+          {"class_weights", class_weights},
+          {"early_stopping_patience", early_stopping_patience},
+          {"seed", seed},
+          {"bf16", bf16},
+          {"threads", threads},
+          {"max_steps", max_steps},
+          {"limit_examples", limit_examples},
+          {"save_dtype", save_dtype}};
+}
+
+}  // namespace emopost::train

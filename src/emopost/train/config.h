@@ -1,0 +1,51 @@
+#pragma once
+// A training run as described by configs/NAME.json. Every field has a default, so a config names only
+// what differs; unknown keys are errors, so that a typo never silently trains the wrong thing.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace emopost::train {
+
+struct TrainConfig {
+  std::string task;                   // "text" or "image"
+  std::filesystem::path output_dir;   // runs/NAME: best/, last/, log.jsonl
+  std::filesystem::path data_root = "../shared/data";
+  std::string recipe = "all";         // text recipes: "all", "seed"
+
+  // The model: either a Hugging Face checkpoint folder to start from, or a config to start fresh.
+  std::filesystem::path init_from;
+  nlohmann::json model_config;        // config.json keys (DistilBERT or ViT)
+  std::filesystem::path vocab = "assets/vocab/bert-base-uncased-vocab.txt";
+  int max_length = 64;                // tokens per text, [CLS] and [SEP] included
+
+  // Faces: the model's input (grey or RGB, side) and normalisation.
+  int image_channels = 1;
+  std::vector<double> image_mean{0.5}, image_std{0.5};
+  bool augment = true;
+
+  int epochs = 10;
+  int batch_size = 32;
+  int eval_batch_size = 256;
+  double learning_rate = 5e-4;
+  double weight_decay = 0.01;
+  double warmup_ratio = 0.06;
+  double max_grad_norm = 1.0;
+  double label_smoothing = 0.0;
+  std::string class_weights = "sqrt_inverse";  // "none", "inverse", "sqrt_inverse"
+  int early_stopping_patience = 3;  // epochs without a better validation macro-F1
+  int seed = 42;
+  bool bf16 = false;
+  int threads = 0;            // 0 = all cores
+  int max_steps = 0;          // > 0 stops early: smoke runs
+  size_t limit_examples = 0;  // > 0 takes only the first N of each split: smoke runs
+  std::string save_dtype = "float16";  // "float32" or "float16"
+
+  static TrainConfig from_json(const nlohmann::json& j, const std::filesystem::path& origin);
+  static TrainConfig load(const std::filesystem::path& file);
+  nlohmann::json to_json() const;
+};
+
+}  // namespace emopost::train

@@ -1,0 +1,41 @@
+#include "emopost/train/evaluation.h"
+
+#include <fmt/format.h>
+
+#include "emopost/core/labels.h"
+#include "emopost/eval/metrics.h"
+#include "emopost/train/tasks.h"
+#include "emopost/train/trainer.h"
+
+namespace emopost::train {
+
+EvalOutput run_evaluation(const EvalRequest& r) {
+  auto task = load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit);
+  auto ev = evaluate(*task, r.split, r.batch_size, r.bf16, "eval " + r.split);
+  const auto& data = task->split(r.split);
+  std::vector<std::string> labels(kLabels.begin(), kLabels.end());
+
+  EvalOutput out;
+  out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", r.split},
+              {"loss", ev.loss}, {"examples_per_second", ev.examples_per_second},
+              {"pooled", ev.report.to_json(labels)}};
+  out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",
+                             r.model_dir.string(), r.split, data.size(), ev.report.to_markdown(labels));
+  // Per source data set: CARER and GoEmotions differ a lot in difficulty, so pooled alone misleads.
+  std::map<std::string, std::pair<std::vector<int>, std::vector<int>>> by_source;
+  for (size_t i = 0; i < data.size(); ++i) {
+    by_source[data.sources[i]].first.push_back(data.labels[i]);
+    by_source[data.sources[i]].second.push_back(ev.predicted[i]);
+  }
+  if (by_source.size() > 1) {
+    for (const auto& [source, pair] : by_source) {
+      auto report = eval::classification_report(pair.first, pair.second, kNumLabels);
+      out.json["by_source"][source] = report.to_json(labels);
+      out.markdown += fmt::format("\n## {} ({} examples)\n\n{}\n", source, pair.first.size(),
+                                  report.to_markdown(labels));
+    }
+  }
+  return out;
+}
+
+}  // namespace emopost::train

@@ -1,0 +1,29 @@
+#pragma once
+// `emopost eval`: a trained model on a held-out split, reported as model cards report it (pooled and,
+// for text, per source data set), in JSON for machines and Markdown for people.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace emopost::train {
+
+struct EvalRequest {
+  std::string kind;  // "text" or "image"
+  std::filesystem::path model_dir;
+  std::filesystem::path data_root = "../shared/data";
+  std::string split = "test";
+  std::string recipe = "all";
+  int batch_size = 256;
+  bool bf16 = false;
+  size_t limit = 0;
+};
+
+struct EvalOutput {
+  nlohmann::json json;
+  std::string markdown;
+};
+
+EvalOutput run_evaluation(const EvalRequest& request);
+
+}  // namespace emopost::train

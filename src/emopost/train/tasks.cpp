@@ -1,0 +1,250 @@
+#include "emopost/train/tasks.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/labels.h"
+#include "emopost/core/progress.h"
+#include "emopost/data/datasets.h"
+#include "emopost/io/hf_config.h"
+#include "emopost/models/checkpoint.h"
+#include "emopost/text/tokenizer.h"
+#include "emopost/vision/augment.h"
+#include "emopost/vision/preprocess.h"
+
+namespace emopost::train {
+
+namespace fs = std::filesystem;
+
+const SplitData& Task::split(const std::string& name) const {
+  auto it = splits_.find(name);
+  if (it == splits_.end()) throw Error("no data loaded for split \"" + name + "\"");
+  return it->second;
+}
+
+namespace {
+
+std::vector<std::string> all_labels() { return {kLabels.begin(), kLabels.end()}; }
+
+template <typename T>
+void limit(std::vector<T>& v, size_t n) {
+  if (n && v.size() > n) v.resize(n);
+}
+
+class TextTask : public Task {
+ public:
+  TextTask(models::DistilBert model, text::WordPieceTokenizer tokenizer, int max_length)
+      : model_(std::move(model)), tokenizer_(std::move(tokenizer)), max_length_(max_length) {}
+
+  void add_split(const std::string& name, std::vector<data::TextExample> examples) {
+    auto& s = splits_[name];
+    auto& ids = ids_[name];
+    for (auto& e : examples) {
+      ids.push_back(tokenizer_.encode(e.text, max_length_));
+      s.labels.push_back(e.label);
+      s.sources.push_back(e.source);
+      s.texts.push_back(std::move(e.text));
+    }
+  }
+
+  torch::nn::Module& module() override { return *model_; }
+  std::string model_type() const override { return "distilbert"; }
+  size_t cost(const std::string& split, size_t i) const override { return ids_.at(split)[i].size(); }
+
+  torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool,
+                       std::mt19937&) override {
+    const auto& all = ids_.at(split);
+    size_t cols = 0;
+    for (auto i : idx) cols = std::max(cols, all[i].size());
+    auto ids = torch::full({static_cast<int64_t>(idx.size()), static_cast<int64_t>(cols)},
+                           tokenizer_.pad_id(), torch::kLong);
+    auto mask = torch::zeros_like(ids);
+    auto ia = ids.accessor<int64_t, 2>();
+    auto ma = mask.accessor<int64_t, 2>();
+    for (size_t r = 0; r < idx.size(); ++r)
+      for (size_t c = 0; c < all[idx[r]].size(); ++c) ia[r][c] = all[idx[r]][c], ma[r][c] = 1;
+    return model_->forward(ids, mask);
+  }
+
+  void save(const fs::path& dir, torch::ScalarType dtype) override {
+    models::save_pretrained(model_, dir, dtype);
+    fs::copy_file(vocab_path_, dir / "vocab.txt", fs::copy_options::overwrite_existing);
+    io::write_json_file(dir / "tokenizer_config.json",
+                        {{"do_lower_case", true},
+                         {"model_max_length", model_->config().max_position_embeddings},
+                         {"tokenizer_class", "BertTokenizer"}});
+  }
+
+  void load_weights(const fs::path& dir) override {
+    auto loaded = models::load_distilbert(dir);
+    torch::NoGradGuard no_grad;
+    auto src = loaded->named_parameters();
+    for (auto& p : model_->named_parameters()) p.value().copy_(src[p.key()]);
+  }
+
+  fs::path vocab_path_;
+
+ private:
+  models::DistilBert model_;
+  text::WordPieceTokenizer tokenizer_;
+  int max_length_;
+  std::map<std::string, std::vector<std::vector<int64_t>>> ids_;
+};
+
+class ImageTask : public Task {
+ public:
+  ImageTask(models::ViT model, vision::PreprocessOptions pre, bool augment)
+      : model_(std::move(model)), pre_(std::move(pre)), augment_(augment) {}
+
+  void add_split(const std::string& name, const std::vector<data::FaceExample>& examples) {
+    auto& s = splits_[name];
+    auto& images = images_[name];
+    ProgressBar bar(examples.size(), "decode " + name, "img");
+    for (const auto& e : examples) {
+      cv::Mat rgb = vision::read_rgb(e.path);
+      images.push_back(pre_.channels == 1 ? vision::rgb_to_luma(rgb) : rgb);
+      s.labels.push_back(e.label);
+      s.sources.push_back("fer2013");
+      bar.update(1);
+    }
+    bar.finish();
+  }
+
+  torch::nn::Module& module() override { return *model_; }
+  std::string model_type() const override { return "vit"; }
+
+  torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool augment,
+                       std::mt19937& rng) override {
+    const auto& images = images_.at(split);
+    const int64_t C = pre_.channels, H = pre_.height, W = pre_.width;
+    auto pixels = torch::empty({static_cast<int64_t>(idx.size()), C, H, W});
+    for (size_t r = 0; r < idx.size(); ++r) {
+      cv::Mat img = images[idx[r]];
+      if (augment && augment_) img = vision::augment(img, rng);
+      auto chw = vision::preprocess(img, pre_);
+      std::memcpy(pixels[r].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
+    }
+    return model_->forward(pixels);
+  }
+
+  void save(const fs::path& dir, torch::ScalarType dtype) override {
+    models::save_pretrained(model_, dir, dtype);
+    io::ImageProcessorConfig p;
+    p.height = pre_.height, p.width = pre_.width;
+    p.image_mean = pre_.mean, p.image_std = pre_.std;
+    p.rescale_factor = pre_.rescale_factor;
+    io::write_json_file(dir / "preprocessor_config.json", p.to_json());
+  }
+
+  void load_weights(const fs::path& dir) override {
+    auto loaded = models::load_vit(dir);
+    torch::NoGradGuard no_grad;
+    auto src = loaded->named_parameters();
+    for (auto& p : model_->named_parameters()) p.value().copy_(src[p.key()]);
+  }
+
+ private:
+  models::ViT model_;
+  vision::PreprocessOptions pre_;
+  bool augment_;
+  std::map<std::string, std::vector<cv::Mat>> images_;
+};
+
+std::unique_ptr<TextTask> text_task(models::DistilBert model, const fs::path& vocab, int max_length,
+                                    const fs::path& data_root, const std::string& recipe,
+                                    const std::vector<std::string>& splits, size_t n) {
+  auto task = std::make_unique<TextTask>(std::move(model), text::WordPieceTokenizer::from_file(vocab),
+                                         max_length);
+  task->vocab_path_ = vocab;
+  for (const auto& s : splits) {
+    auto examples = data::read_text_recipe(data_root, recipe, s);
+    limit(examples, n);
+    task->add_split(s, std::move(examples));
+  }
+  return task;
+}
+
+std::unique_ptr<ImageTask> image_task(models::ViT model, vision::PreprocessOptions pre, bool augment,
+                                      const fs::path& data_root, const std::vector<std::string>& splits,
+                                      size_t n) {
+  auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), augment);
+  for (const auto& s : splits) {
+    auto examples = data::read_fer2013(data_root, s);
+    // Smoke runs take an equal share of every class (the list is sorted by class folder).
+    if (n && examples.size() > n) {
+      std::vector<data::FaceExample> picked;
+      size_t stride = examples.size() / n;
+      for (size_t i = 0; i < examples.size() && picked.size() < n; i += stride) picked.push_back(examples[i]);
+      examples = std::move(picked);
+    }
+    task->add_split(s, examples);
+  }
+  return task;
+}
+
+vision::PreprocessOptions face_preprocess(int size, int channels, std::vector<double> mean,
+                                          std::vector<double> std) {
+  vision::PreprocessOptions p;
+  p.height = p.width = size;
+  p.channels = channels;
+  p.mean = std::move(mean);
+  p.std = std::move(std);
+  return p;
+}
+
+}  // namespace
+
+std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::string>& splits) {
+  models::LoadOptions labels{.labels = all_labels()};
+  if (c.task == "text") {
+    models::DistilBert model{nullptr};
+    if (!c.init_from.empty()) {
+      model = models::load_distilbert(c.init_from, labels);
+    } else {
+      auto config = io::DistilBertConfig::from_json(c.model_config);
+      config.id2label = all_labels();
+      model = models::DistilBert(config);
+    }
+    if (c.max_length > model->config().max_position_embeddings)
+      throw Error(fmt::format("max_length {} exceeds the model's max_position_embeddings {}",
+                              c.max_length, model->config().max_position_embeddings));
+    return text_task(model, c.vocab, c.max_length, c.data_root, c.recipe, splits, c.limit_examples);
+  }
+  models::ViT model{nullptr};
+  if (!c.init_from.empty()) {
+    model = models::load_vit(c.init_from, labels);
+  } else {
+    auto config = io::ViTConfig::from_json(c.model_config);
+    config.id2label = all_labels();
+    model = models::ViT(config);
+  }
+  if (model->config().num_channels != c.image_channels)
+    throw Error(fmt::format("image_channels {} disagrees with the model's num_channels {}",
+                            c.image_channels, model->config().num_channels));
+  auto pre = face_preprocess(model->config().image_size, c.image_channels, c.image_mean, c.image_std);
+  return image_task(model, pre, c.augment, c.data_root, splits, c.limit_examples);
+}
+
+std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_dir,
+                                const fs::path& data_root, const std::string& recipe,
+                                const std::vector<std::string>& splits, size_t n) {
+  if (kind == "text") {
+    auto model = models::load_distilbert(model_dir);
+    auto tok = io::read_json_file(model_dir / "tokenizer_config.json");
+    int max_length = tok.value("model_max_length", model->config().max_position_embeddings);
+    return text_task(model, model_dir / "vocab.txt", max_length, data_root, recipe, splits, n);
+  }
+  if (kind == "image") {
+    auto model = models::load_vit(model_dir);
+    auto p = io::ImageProcessorConfig::from_json(io::read_json_file(model_dir / "preprocessor_config.json"));
+    auto pre = face_preprocess(model->config().image_size, model->config().num_channels,
+                               std::vector<double>(p.image_mean.begin(), p.image_mean.begin() + model->config().num_channels),
+                               std::vector<double>(p.image_std.begin(), p.image_std.begin() + model->config().num_channels));
+    return image_task(model, pre, false, data_root, splits, n);
+  }
+  throw Error("unknown model kind \"" + kind + "\" (use text or image)");
+}
+
+}  // namespace emopost::train

@@ -1,0 +1,52 @@
+#pragma once
+// What the Trainer trains: a model with its data, split by split. The text task pairs DistilBERT with
+// CARER + GoEmotions; the image task pairs ViT with FER2013 faces.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "emopost/train/config.h"
+
+namespace emopost::train {
+
+struct SplitData {
+  std::vector<int> labels;
+  std::vector<std::string> sources;  // data set per example ("carer", "goemotions", "fer2013")
+  std::vector<std::string> texts;    // text task only, for reports
+  size_t size() const { return labels.size(); }
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual torch::nn::Module& module() = 0;
+  virtual std::string model_type() const = 0;
+  const SplitData& split(const std::string& name) const;
+  // Logits [idx.size(), 7] for examples of a split; `augment` applies training-time perturbations.
+  virtual torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx,
+                               bool augment, std::mt19937& rng) = 0;
+  // Relative cost of an example (tokens for text), so batches can group similar lengths.
+  virtual size_t cost(const std::string& /*split*/, size_t /*index*/) const { return 1; }
+  // A Hugging Face folder: config.json, model.safetensors and the tokenizer or processor files.
+  virtual void save(const std::filesystem::path& dir, torch::ScalarType float_dtype) = 0;
+  // Replaces the weights with those of a folder written by save() (for --resume).
+  virtual void load_weights(const std::filesystem::path& dir) = 0;
+
+ protected:
+  std::map<std::string, SplitData> splits_;
+};
+
+// Splits: any of "train", "val", "test". The model comes from config.init_from or model_config.
+std::unique_ptr<Task> make_task(const TrainConfig& config, const std::vector<std::string>& splits);
+
+// A trained model folder, evaluated on data: `kind` is "text" or "image".
+std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::path& model_dir,
+                                const std::filesystem::path& data_root, const std::string& recipe,
+                                const std::vector<std::string>& splits, size_t limit = 0);
+
+}  // namespace emopost::train

@@ -1,0 +1,50 @@
+#pragma once
+// The training loop, in the spirit of Hugging Face's Trainer: AdamW with linear warm-up and decay,
+// gradient clipping, class-weighted loss, an evaluation after every epoch, the best checkpoint kept
+// by validation macro-F1, early stopping, resumable from the last epoch.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "emopost/eval/metrics.h"
+#include "emopost/train/config.h"
+#include "emopost/train/tasks.h"
+
+namespace emopost::train {
+
+struct Evaluation {
+  double loss = 0;
+  eval::Report report;
+  std::vector<int> predicted;
+  std::vector<std::vector<double>> probabilities;
+  double examples_per_second = 0;
+};
+
+// Runs the model over a whole split (no augmentation, no gradients).
+Evaluation evaluate(Task& task, const std::string& split, int batch_size, bool bf16,
+                    const std::string& label = "eval");
+
+struct FitResult {
+  int best_epoch = 0;
+  double best_macro_f1 = 0;
+  int epochs_run = 0;
+  double train_samples_per_second = 0;
+  double wall_seconds = 0;
+  nlohmann::json history = nlohmann::json::array();
+};
+
+// Trains config.task on its data. Writes output_dir/{best,last}/ and output_dir/log.jsonl.
+// With resume, continues from output_dir/last/ (weights, optimizer state, epoch counter).
+FitResult fit(const TrainConfig& config, bool resume);
+
+// Class weights for the loss from training label counts ("none", "inverse", "sqrt_inverse"),
+// normalised to mean 1 over the classes present.
+std::vector<double> class_weights(const std::vector<int>& labels, int num_classes,
+                                  const std::string& scheme);
+
+// Learning rate at `step` of `total`: linear warm-up to peak, then linear decay to 0.
+double scheduled_lr(double peak, int64_t step, int64_t total, int64_t warmup);
+
+}  // namespace emopost::train
