@@ -307,6 +307,11 @@ nlohmann::json ImageProcessorConfig::to_json() const {
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
+  // A directory opens as a stream on Linux and then fails inside libstdc++ in ways that differ
+  // between builds; name the problem before reading.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(fmt::format("cannot read {}: it is a directory", path.string()));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   std::string text;

@@ -1,5 +1,7 @@
 #include "emopost/models/checkpoint.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "emopost/core/error.h"
@@ -116,6 +118,8 @@ LoadReport load_state(torch::nn::Module& module, const std::map<std::string, tor
   for (const auto& name : canonical)
     if (!found.count(name)) (has_prefix(name, names.head) ? report.initialized : missing).push_back(name);
 
+  std::sort(report.initialized.begin(), report.initialized.end());
+  std::sort(report.ignored.begin(), report.ignored.end());
   std::string problems;
   if (!missing.empty()) problems += "\n  missing keys: " + join(missing);
   if (!unexpected.empty()) problems += "\n  unexpected keys: " + join(unexpected);

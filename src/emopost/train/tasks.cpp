@@ -28,6 +28,12 @@ namespace {
 
 std::vector<std::string> all_labels() { return {kLabels.begin(), kLabels.end()}; }
 
+void copy_parameters(torch::nn::Module& to, const torch::nn::Module& from) {
+  torch::NoGradGuard no_grad;
+  auto src = from.named_parameters();
+  for (auto& p : to.named_parameters()) p.value().copy_(src[p.key()]);
+}
+
 template <typename T>
 void limit(std::vector<T>& v, size_t n) {
   if (n && v.size() > n) v.resize(n);
@@ -77,12 +83,7 @@ class TextTask : public Task {
                          {"tokenizer_class", "BertTokenizer"}});
   }
 
-  void load_weights(const fs::path& dir) override {
-    auto loaded = models::load_distilbert(dir);
-    torch::NoGradGuard no_grad;
-    auto src = loaded->named_parameters();
-    for (auto& p : model_->named_parameters()) p.value().copy_(src[p.key()]);
-  }
+  void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_distilbert(dir)); }
 
   fs::path vocab_path_;
 
@@ -138,12 +139,7 @@ class ImageTask : public Task {
     io::write_json_file(dir / "preprocessor_config.json", p.to_json());
   }
 
-  void load_weights(const fs::path& dir) override {
-    auto loaded = models::load_vit(dir);
-    torch::NoGradGuard no_grad;
-    auto src = loaded->named_parameters();
-    for (auto& p : model_->named_parameters()) p.value().copy_(src[p.key()]);
-  }
+  void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_vit(dir)); }
 
  private:
   models::ViT model_;

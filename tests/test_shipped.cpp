@@ -1,0 +1,34 @@
+// The shipped default models, end to end on the repository's evaluation sample (a fixed random
+// sample of the held-out test splits, tests/data/eval-sample): they load as Hugging Face folders and
+// score well above chance (1/7 = 14%).
+#include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "emopost/train/evaluation.h"
+
+namespace fs = std::filesystem;
+using emopost::train::run_evaluation;
+
+namespace {
+const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
+const fs::path kSample = fs::path(EMOPOST_TEST_DATA) / "eval-sample";
+}  // namespace
+
+TEST(Shipped, TextModelScoresWellAboveChance) {
+  auto out = run_evaluation({.kind = "text", .model_dir = kRoot / "models/text", .data_root = kSample,
+                             .split = "test"});
+  EXPECT_GE(out.json["pooled"]["total"].get<int>(), 290);
+  EXPECT_GT(out.json["by_source"]["carer"]["accuracy"].get<double>(), 0.75);
+  EXPECT_GT(out.json["pooled"]["accuracy"].get<double>(), 0.55);
+  EXPECT_GT(out.json["pooled"]["macro_f1"].get<double>(), 0.35);
+}
+
+TEST(Shipped, FaceModelScoresWellAboveChance) {
+  auto out = run_evaluation({.kind = "image", .model_dir = kRoot / "models/face", .data_root = kSample,
+                             .split = "test"});
+  EXPECT_EQ(out.json["pooled"]["total"].get<int>(), 210);
+  EXPECT_GT(out.json["pooled"]["accuracy"].get<double>(), 0.35);
+}
