@@ -1,9 +1,16 @@
 // Forward latency of the full-size models (DistilBERT-base, ViT-B/16 at 224), random init, eval
-// mode, InferenceMode, in fp32 and in two bf16 variants:
-//   autocast   Bf16Autocast around each forward: fp32 weights, matmuls cast to bf16 on the fly;
-//   bf16w      weights converted once with module->to(kBFloat16), bf16 pixels for ViT.
+// mode, InferenceMode, in fp32 and in bf16. Ways to run bf16 (EMOPOST_BENCH_MODES, a comma list;
+// default "fp32,bf16w"):
+//   bf16w          weights converted once with module->to(kBFloat16), bf16 pixels for ViT;
+//   autocast       Bf16Autocast around each forward: fp32 weights, matmuls cast to bf16 on the fly;
+//   autocast-held  one Bf16Autocast kept alive across forwards, so that autocast could cache the
+//                  bf16 weights. It cannot while the models call nn::Linear: the C++ frontend's
+//                  linear is matmul(weight.t()), and autocast does not cache views.
+// bf16w is the default bf16: both ways run the same oneDNN bf16 GEMMs, and bf16w skips the
+// per-forward cast of every weight (5-15% faster at batch 1). autocast is about twice as accurate
+// (layer norm, softmax and the residual stream stay fp32). See bench/RESULTS.md.
 // Threads: 2, or EMOPOST_THREADS. Before the benchmarks it prints the BLAS in use and, unless
-// EMOPOST_BENCH_CHECK=0, how far the bf16 logits and last hidden states are from fp32.
+// EMOPOST_BENCH_CHECK=0, how far the bf16 logits and last hidden states are from fp32 (both ways).
 // Counters: ms = median wall-clock ms per forward (Google Benchmark's Time column is the mean),
 // items/s = sequences or images per wall-clock second at that median.
 #include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
@@ -30,10 +37,17 @@ using namespace emopost;
 using models::DistilBert;
 using models::ViT;
 
-enum class Mode { kFp32, kAutocast, kBf16Weights };
+enum class Mode { kFp32, kAutocast, kAutocastHeld, kBf16Weights };
 const char* mode_name(Mode m) {
-  return m == Mode::kFp32 ? "fp32" : m == Mode::kAutocast ? "autocast" : "bf16w";
+  switch (m) {
+    case Mode::kFp32: return "fp32";
+    case Mode::kAutocast: return "autocast";
+    case Mode::kAutocastHeld: return "autocast-held";
+    case Mode::kBf16Weights: return "bf16w";
+  }
+  return "?";
 }
+bool autocasts(Mode m) { return m == Mode::kAutocast || m == Mode::kAutocastHeld; }
 
 std::string manifest(const char* name) {
   return std::string(EMOPOST_SOURCE_DIR) + "/tests/data/hf/manifests/" + name;
@@ -92,21 +106,24 @@ torch::Tensor image_inputs(int64_t batch) {
 // The logits and last block output of one forward in the given mode.
 models::ClassifierOutput run_bert(Mode mode, const torch::Tensor& ids, const torch::Tensor& mask) {
   auto& m = the_models();
-  models::Bf16Autocast autocast(mode == Mode::kAutocast);
+  models::Bf16Autocast autocast(autocasts(mode));
   auto& model = mode == Mode::kBf16Weights ? m.bert_bf16 : m.bert;
   return model->forward_all(ids, mask, /*hidden_states=*/true);
 }
 models::ClassifierOutput run_vit(Mode mode, const torch::Tensor& pixels) {
   auto& m = the_models();
-  models::Bf16Autocast autocast(mode == Mode::kAutocast);
+  models::Bf16Autocast autocast(autocasts(mode));
   if (mode == Mode::kBf16Weights) return m.vit_bf16->forward_all(pixels.to(torch::kBFloat16), true);
   return m.vit->forward_all(pixels, true);
 }
 
 // Times `forward` per iteration so that the median (robust to a busy neighbour) can be reported.
+// autocast-held keeps one guard alive across forwards, so that autocast may reuse its bf16 copies
+// of the weights (it caches casts of leaf tensors that require grad, not of views like weight.t()).
 template <typename F>
-void time_forwards(benchmark::State& state, int64_t items, F&& forward) {
+void time_forwards(benchmark::State& state, Mode mode, int64_t items, F&& forward) {
   torch::InferenceMode inference;
+  models::Bf16Autocast held(mode == Mode::kAutocastHeld);
   for (int i = 0; i < 2; ++i) forward();  // warm-up: oneDNN primitive creation, allocator
   std::vector<double> ms;
   for (auto _ : state) {
@@ -122,13 +139,18 @@ void time_forwards(benchmark::State& state, int64_t items, F&& forward) {
 }
 
 void register_benchmarks() {
-  for (Mode mode : {Mode::kFp32, Mode::kAutocast, Mode::kBf16Weights}) {
+  const char* env = std::getenv("EMOPOST_BENCH_MODES");
+  const std::string wanted = "," + std::string(env && *env ? env : "fp32,bf16w") + ",";
+  std::vector<Mode> modes;
+  for (Mode m : {Mode::kFp32, Mode::kBf16Weights, Mode::kAutocast, Mode::kAutocastHeld})
+    if (wanted.find("," + std::string(mode_name(m)) + ",") != std::string::npos) modes.push_back(m);
+  for (Mode mode : modes) {
     for (auto [b, t] : {std::pair<int64_t, int64_t>{1, 32}, {1, 64}, {1, 128}, {32, 64}}) {
       auto name = std::string("DistilBERT/") + mode_name(mode) + "/b" + std::to_string(b) + "/s" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(), [mode, b = b, t = t](benchmark::State& state) {
         auto [ids, mask] = text_inputs(b, t);
-        time_forwards(state, b, [&] {
-          models::Bf16Autocast autocast(mode == Mode::kAutocast);
+        time_forwards(state, mode, b, [&] {
+          models::Bf16Autocast autocast(autocasts(mode));  // nested in `held`: keeps its cache
           auto& m = the_models();
           return (mode == Mode::kBf16Weights ? m.bert_bf16 : m.bert)->forward(ids, mask);
         });
@@ -139,8 +161,8 @@ void register_benchmarks() {
       benchmark::RegisterBenchmark(name.c_str(), [mode, b](benchmark::State& state) {
         // bf16 weights take bf16 pixels; the conversion is part of the timed forward.
         auto pixels = image_inputs(b);
-        time_forwards(state, b, [&] {
-          models::Bf16Autocast autocast(mode == Mode::kAutocast);
+        time_forwards(state, mode, b, [&] {
+          models::Bf16Autocast autocast(autocasts(mode));  // nested in `held`: keeps its cache
           auto& m = the_models();
           if (mode == Mode::kBf16Weights) return m.vit_bf16->forward(pixels.to(torch::kBFloat16));
           return m.vit->forward(pixels);
