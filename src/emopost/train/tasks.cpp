@@ -235,9 +235,9 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
   if (kind == "image") {
     auto model = models::load_vit(model_dir);
     auto p = io::ImageProcessorConfig::from_json(io::read_json_file(model_dir / "preprocessor_config.json"));
-    auto pre = face_preprocess(model->config().image_size, model->config().num_channels,
-                               std::vector<double>(p.image_mean.begin(), p.image_mean.begin() + model->config().num_channels),
-                               std::vector<double>(p.image_std.begin(), p.image_std.begin() + model->config().num_channels));
+    // preprocess() matches mean/std to the channel count (and names a mismatch), so pass them as saved.
+    auto pre = face_preprocess(model->config().image_size, model->config().num_channels, p.image_mean,
+                               p.image_std);
     return image_task(model, pre, false, data_root, splits, n);
   }
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
