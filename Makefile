@@ -6,8 +6,10 @@ CMAKE_FLAGS ?=
 
 .PHONY: demo test build deps bench clean
 
+# The main job: the web page and JSON API on the shipped models (http://127.0.0.1:$(PORT)/).
+PORT ?= 8080
 demo: build
-	$(BUILD)/emopost demo
+	$(BUILD)/emopost serve --models models --port $(PORT)
 
 test: build
 	cd $(BUILD) && OMP_WAIT_POLICY=passive ctest --output-on-failure -j $(JOBS)

@@ -1,6 +1,7 @@
 // emopost: the command-line front of the library. Each subcommand parses its flags and calls one
 // library function; nothing here knows how models work.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -14,10 +15,14 @@
 #include "emopost/train/trainer.h"
 #include "emopost/models/runtime.h"
 #include "demo.h"
+#include "predict_cmd.h"
+#include "serve_cmd.h"
 
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  // Logs go to stderr so that stdout carries only results (JSON, tables).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("emopost"));
   CLI::App app{
       "emopost reads the emotional colouring of social-media posts (a picture and an English\n"
       "caption) with a DistilBERT text model and a ViT face model over 7 labels: anger, disgust,\n"
@@ -64,9 +69,26 @@ int main(int argc, char** argv) {
   evalc->add_option("--out", out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   evalc->add_flag("--json", json, "Print JSON instead of Markdown");
 
+  emopost::PredictCommand predict_cmd;
+  CLI::App *predict = nullptr, *calibrate = nullptr, *study = nullptr;
+  emopost::add_predict_commands(app, predict_cmd, predict, calibrate, study);
+
+  emopost::ServeCommand serve_cmd;
+  auto* serve = emopost::add_serve_command(app, serve_cmd);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*demo) return emopost::run_demo(demo_opts, threads);
+    if (*serve) {
+      emopost::models::configure_threads(threads);
+      return emopost::run_serve(serve_cmd);
+    }
+    if (*predict || *calibrate || *study) {
+      emopost::models::configure_threads(threads);
+      if (*predict) return emopost::run_predict(predict_cmd);
+      if (*calibrate) return emopost::run_calibrate(predict_cmd);
+      return emopost::run_study_faces(predict_cmd);
+    }
     if (*train) {
       auto config = emopost::train::TrainConfig::load(config_path);
       if (config.task != train_kind)
@@ -93,6 +115,9 @@ int main(int argc, char** argv) {
       std::cout << (json ? out.json.dump(2) + "\n" : out.markdown);
       return 0;
     }
+  } catch (const emopost::Error& e) {
+    spdlog::error("{} [{}]", e.what(), e.code());
+    return 1;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

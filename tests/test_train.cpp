@@ -3,6 +3,7 @@
 #include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -25,7 +26,9 @@ TrainConfig smoke(const std::string& name) {
   auto c = TrainConfig::load(kRoot / "configs" / ("smoke-" + name + ".json"));
   c.data_root = kRoot / "tests/data/samples";
   c.vocab = kRoot / "assets/vocab/bert-base-uncased-vocab.txt";
-  c.output_dir = fs::temp_directory_path() / ("emopost_train_" + name);
+  // ctest runs each test in its own process, in parallel: every test gets its own folder.
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  c.output_dir = fs::temp_directory_path() / ("emopost_train_" + name + "_" + test->name());
   c.threads = 1;
   fs::remove_all(c.output_dir);
   return c;
@@ -131,7 +134,7 @@ TEST(Train, SameSeedSameResult) {
 TEST(Train, FullSizePublishedCheckpointsTrainForAFewSteps) {
   const fs::path manifests = kRoot / "tests/data/hf/manifests";
   auto fake = [&](const std::string& manifest, const std::string& config) {
-    auto dir = fs::temp_directory_path() / ("emopost_full_" + manifest);
+    auto dir = fs::temp_directory_path() / ("emopost_full_" + manifest + "_" + std::to_string(::getpid()));
     fs::create_directories(dir);
     auto shapes = io::read_json_file(manifests / manifest).get<std::map<std::string, std::vector<int64_t>>>();
     std::vector<std::pair<std::string, torch::Tensor>> tensors;

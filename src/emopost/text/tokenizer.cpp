@@ -112,7 +112,7 @@ int32_t lower_sigma(const int32_t* s, size_t n, size_t i) {
 }
 
 [[noreturn]] void bad_utf8(size_t offset, const char* why) {
-  throw Error("invalid UTF-8 at byte offset " + std::to_string(offset) + ": " + why);
+  throw Error("invalid UTF-8 at byte offset " + std::to_string(offset) + ": " + why, "invalid_utf8");
 }
 
 // Strict decoder (rejects overlong forms, surrogates and values past U+10FFFF, as Python's

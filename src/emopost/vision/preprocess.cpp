@@ -45,7 +45,8 @@ void check_dimensions(const Header& h, const DecodeLimits& limits) {
   const int64_t pixels = h.width * h.height;
   if (pixels > limits.max_pixels)
     throw Error(fmt::format("image is {}x{} = {} pixels ({:.3g}), over the limit of {} pixels",
-                            h.width, h.height, pixels, double(pixels), limits.max_pixels));
+                            h.width, h.height, pixels, double(pixels), limits.max_pixels),
+                "image_too_large");
 }
 
 // EXIF orientation from an APP1 payload; malformed EXIF is ignored rather than fatal because
@@ -293,9 +294,7 @@ std::vector<double> per_channel(const std::vector<double>& v, int channels, cons
   throw Error(fmt::format("preprocess: image_{} has {} entries for {} channels", what, v.size(), channels));
 }
 
-}  // namespace
-
-cv::Mat decode_rgb(std::string_view bytes, const DecodeLimits& limits) {
+cv::Mat decode_rgb_unchecked(std::string_view bytes, const DecodeLimits& limits) {
   const Header h = read_header(bytes, limits);
   cv::Mat raw;
   try {
@@ -339,14 +338,26 @@ cv::Mat decode_rgb(std::string_view bytes, const DecodeLimits& limits) {
   return apply_orientation(rgb, h.orientation);
 }
 
+}  // namespace
+
+cv::Mat decode_rgb(std::string_view bytes, const DecodeLimits& limits) {
+  try {
+    return decode_rgb_unchecked(bytes, limits);
+  } catch (const Error& e) {
+    // Every decoding failure is the image's fault; only the size limit has a code of its own.
+    throw Error(e.what(), e.code() == "invalid_input" ? "bad_image" : e.code());
+  }
+}
+
+
 cv::Mat read_rgb(const std::filesystem::path& path, const DecodeLimits& limits) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open image {}", path.string()));
+  if (!in) throw Error(fmt::format("cannot open image {}", path.string()), "bad_image");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
     return decode_rgb(bytes, limits);
   } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", path.string(), e.what()));
+    throw Error(fmt::format("{}: {}", path.string(), e.what()), e.code());
   }
 }
 

@@ -1,0 +1,29 @@
+#pragma once
+// The `predict`, `calibrate` and `study-faces` subcommands.
+#include <filesystem>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace emopost {
+
+struct PredictCommand {
+  std::filesystem::path models_dir = "models";
+  std::string text;
+  std::filesystem::path image, input, output;
+  bool json = false, explain = false;
+  int batch_size = 32;
+  double margin = -1;  // < 0: the predictor's default
+  std::filesystem::path data_root = "../shared/data", out, photos;
+  std::string split = "test";
+  size_t limit = 0;
+};
+
+// Registers the three subcommands on `app`; run_* return the process exit code.
+void add_predict_commands(CLI::App& app, PredictCommand& cmd, CLI::App*& predict, CLI::App*& calibrate,
+                          CLI::App*& study);
+int run_predict(const PredictCommand& cmd);
+int run_calibrate(const PredictCommand& cmd);
+int run_study_faces(const PredictCommand& cmd);
+
+}  // namespace emopost

@@ -1,0 +1,64 @@
+#include "serve_cmd.h"
+
+#include <csignal>
+#include <pthread.h>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace emopost {
+
+CLI::App* add_serve_command(CLI::App& app, ServeCommand& c) {
+  auto& o = c.options;
+  auto* s = app.add_subcommand("serve", "Serve the JSON API and the web page (http://HOST:PORT/)");
+  s->add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  s->add_option("--port", o.port, "Port (0 = any free port)")->capture_default_str();
+  s->add_option("--models", o.predictor.models_dir, "Folder with text/, face/ and fusion.json")->capture_default_str();
+  s->add_option("--max-batch", o.batcher.max_batch, "Posts per model batch (1 = no batching)")->capture_default_str();
+  s->add_option("--max-wait-us", c.max_wait_us, "How long a post waits for others to batch with")->capture_default_str();
+  s->add_option("--max-queue", o.batcher.max_queue, "Posts waiting before requests get 503")->capture_default_str();
+  s->add_option("--max-body-bytes", o.max_body_bytes, "Largest request body")->capture_default_str();
+  s->add_option("--max-megapixels", c.max_megapixels, "Largest image")->capture_default_str();
+  s->add_option("--max-text-bytes", o.predictor.max_text_bytes, "Longest caption")->capture_default_str();
+  s->add_option("--max-batch-items", o.max_batch_items, "Posts per /v1/predict/batch request")->capture_default_str();
+  s->add_option("--timeout", c.timeout_s, "Seconds before a request gets 504")->capture_default_str();
+  s->add_option("--http-threads", o.http_threads, "Connections served at once")->capture_default_str();
+  s->footer("Endpoints: POST /v1/predict, POST /v1/predict/batch, GET /v1/models, /healthz, /readyz, /metrics.\n"
+            "SIGTERM or Ctrl-C stops accepting, finishes the requests in flight, then exits.");
+  return s;
+}
+
+int run_serve(ServeCommand& c) {
+  c.options.batcher.max_wait = std::chrono::microseconds(c.max_wait_us);
+  c.options.request_timeout = std::chrono::seconds(c.timeout_s);
+  c.options.predictor.decode.max_pixels = int64_t(c.max_megapixels * 1e6);
+  // Block the stop signals in every thread, and wait for them on one: a handler may not call
+  // stop() safely, a thread may.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  serve::Server server(c.options);
+  server.bind();
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == 0) return;
+    spdlog::info("signal {}: finishing requests in flight, then stopping", sig);
+    server.stop();
+  });
+  try {
+    server.run();
+  } catch (...) {
+    pthread_kill(watcher.native_handle(), SIGTERM);  // wake the watcher so it can be joined
+    watcher.join();
+    throw;
+  }
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  return 0;
+}
+
+}  // namespace emopost

@@ -1,0 +1,98 @@
+// Per-post latency of the Predictor with the shipped models, and batch throughput.
+//   BM_Post/photo_caption   a 1280x720 photo (4 faces, cut from samples/photos/group6.jpg) plus a
+//                           tweet-length caption with emojis, a hashtag and a mention
+//   BM_Post/caption_only    the caption alone
+//   BM_Batch                64 posts (photo+caption) through run_batch, as `predict --input` does
+// Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
+// Threads: 2, or EMOPOST_THREADS.
+#include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "emopost/io/base64.h"
+#include "emopost/models/runtime.h"
+#include "emopost/predict/batch.h"
+#include "emopost/predict/predictor.h"
+#include "emopost/vision/preprocess.h"
+
+namespace {
+
+using namespace emopost;
+namespace fs = std::filesystem;
+
+const fs::path kRoot = EMOPOST_SOURCE_DIR;
+const char* kCaption = "Finally saw my best friends after two years apart!!! 😭❤️ #reunited @maria";
+
+const predict::Predictor& predictor() {
+  static const predict::Predictor p([] {
+    const char* t = std::getenv("EMOPOST_THREADS");
+    models::configure_threads(t ? std::atoi(t) : 2);
+    predict::PredictorOptions o;
+    o.models_dir = kRoot / "models";
+    return o;
+  }());
+  return p;
+}
+
+// A 1280x720 JPEG: the group photo, scaled to 1280 wide and cut to 16:9 around the faces.
+const std::string& photo_1280x720() {
+  static const std::string bytes = [] {
+    cv::Mat rgb = vision::read_rgb(kRoot / "samples/photos/group6.jpg"), bgr;
+    cv::cvtColor(rgb(cv::Rect(0, 100, 1280, 720)), bgr, cv::COLOR_RGB2BGR);
+    std::vector<uchar> buf;
+    cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
+    return std::string(buf.begin(), buf.end());
+  }();
+  return bytes;
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
+}
+
+void BM_Post(benchmark::State& state, bool with_photo) {
+  predict::Post post{"", kCaption, std::nullopt};
+  if (with_photo) post.image = photo_1280x720();
+  predictor().predict(post);  // warm-up: first-call allocations
+  std::map<std::string, std::vector<double>> stages;
+  for (auto _ : state) {
+    auto p = predictor().predict(post);
+    for (const auto& [k, v] : p.timings_ms) stages[k].push_back(v);
+    if (with_photo && p.faces.size() != 4) state.SkipWithError("expected 4 faces in the photo");
+  }
+  for (const auto& [k, v] : stages) {
+    if (!with_photo && (k == "decode" || k == "detect" || k == "face_model")) continue;
+    state.counters[k + "_p50"] = percentile(v, 0.5);
+    state.counters[k + "_p95"] = percentile(v, 0.95);
+  }
+}
+BENCHMARK_CAPTURE(BM_Post, photo_caption, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+
+void BM_Batch(benchmark::State& state) {
+  const auto b64 = io::base64_encode(photo_1280x720());
+  std::string lines;
+  for (int i = 0; i < 64; ++i)
+    lines += nlohmann::json{{"id", std::to_string(i)}, {"text", kCaption}, {"image_base64", b64}}.dump() + "\n";
+  for (auto _ : state) {
+    std::istringstream in(lines);
+    std::ostringstream out;
+    auto stats = predict::run_batch(predictor(), in, out, kRoot, size_t(state.range(0)), 64, false);
+    if (stats.ok != 64) state.SkipWithError("a post failed");
+  }
+  state.counters["posts/s"] = benchmark::Counter(64.0 * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Batch)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

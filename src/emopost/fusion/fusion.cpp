@@ -1,0 +1,123 @@
+#include "emopost/fusion/fusion.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "emopost/core/error.h"
+#include "emopost/io/hf_config.h"
+
+namespace emopost::fusion {
+
+Scores softmax(const Scores& logits, double temperature) {
+  Scores p;
+  const double top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (size_t i = 0; i < p.size(); ++i) sum += p[i] = std::exp((logits[i] - top) / temperature);
+  for (auto& x : p) x /= sum;
+  return p;
+}
+
+int argmax(const Scores& s) { return int(std::max_element(s.begin(), s.end()) - s.begin()); }
+
+double nll(const std::vector<Scores>& probabilities, const std::vector<int>& labels) {
+  if (probabilities.empty() || probabilities.size() != labels.size())
+    throw Error(fmt::format("nll: {} rows for {} labels", probabilities.size(), labels.size()));
+  double total = 0;
+  for (size_t i = 0; i < labels.size(); ++i) total -= std::log(std::max(probabilities[i][labels[i]], 1e-12));
+  return total / double(labels.size());
+}
+
+double fit_temperature(const std::vector<Scores>& logits, const std::vector<int>& labels) {
+  auto loss = [&](double log_t) {
+    std::vector<Scores> p;
+    p.reserve(logits.size());
+    for (const auto& l : logits) p.push_back(softmax(l, std::exp(log_t)));
+    return nll(p, labels);
+  };
+  double lo = std::log(0.05), hi = std::log(20.0);
+  const double g = (std::sqrt(5.0) - 1) / 2;
+  double a = hi - g * (hi - lo), b = lo + g * (hi - lo), fa = loss(a), fb = loss(b);
+  for (int it = 0; it < 60; ++it) {
+    if (fa < fb) hi = b, b = a, fb = fa, a = hi - g * (hi - lo), fa = loss(a);
+    else lo = a, a = b, fa = fb, b = lo + g * (hi - lo), fb = loss(b);
+  }
+  return std::exp((lo + hi) / 2);
+}
+
+Scores FusionModel::fuse(const std::optional<Scores>& text, const std::optional<Scores>& image) const {
+  if (!text && !image) throw Error("fusion needs at least one modality", "empty_post");
+  if (!text) return *image;
+  if (!image) return *text;
+  Scores logp;
+  for (size_t i = 0; i < logp.size(); ++i)
+    logp[i] = text_weight * std::log(std::max((*text)[i], 1e-12)) +
+              image_weight * std::log(std::max((*image)[i], 1e-12));
+  return softmax(logp);
+}
+
+namespace {
+constexpr std::array<const char*, 6> kFields{"method", "labels", "text_temperature", "image_temperature",
+                                             "text_weight", "image_weight"};
+}
+
+// The report's figures sit at the top level beside the parameters, so the file reads as one record.
+nlohmann::json FusionModel::to_json() const {
+  nlohmann::json j = report.is_object() ? report : nlohmann::json::object();
+  j["method"] = "log-linear pooling of temperature-calibrated probabilities";
+  j["labels"] = std::vector<std::string>(kLabels.begin(), kLabels.end());
+  j["text_temperature"] = text_temperature, j["image_temperature"] = image_temperature;
+  j["text_weight"] = text_weight, j["image_weight"] = image_weight;
+  return j;
+}
+
+FusionModel FusionModel::from_json(const nlohmann::json& j) {
+  FusionModel m;
+  try {
+    if (j.contains("labels") && j.at("labels") != nlohmann::json(std::vector<std::string>(kLabels.begin(), kLabels.end())))
+      throw Error("its labels differ from emopost's 7 labels");
+    m.text_temperature = j.at("text_temperature").get<double>();
+    m.image_temperature = j.at("image_temperature").get<double>();
+    m.text_weight = j.at("text_weight").get<double>();
+    m.image_weight = j.at("image_weight").get<double>();
+    m.report = j;
+    for (const char* k : kFields) m.report.erase(k);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("fusion config: ") + e.what());
+  }
+  if (!(m.text_temperature > 0) || !(m.image_temperature > 0) || !(m.text_weight >= 0) || !(m.image_weight >= 0))
+    throw Error("fusion config: temperatures must be > 0 and weights >= 0");
+  return m;
+}
+
+FusionModel FusionModel::load(const std::filesystem::path& file) {
+  try {
+    return from_json(io::read_json_file(file));
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", file.string(), e.what()), "bad_model");
+  }
+}
+
+void FusionModel::save(const std::filesystem::path& file) const { io::write_json_file(file, to_json()); }
+
+std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
+                                      const std::vector<int>& labels) {
+  if (text.size() != image.size() || text.size() != labels.size() || text.empty())
+    throw Error("fit_weights: text, image and labels must have the same, non-zero length");
+  FusionModel m;
+  double best = INFINITY;
+  std::pair<double, double> arg{1, 1};
+  std::vector<Scores> fused(text.size());
+  for (int a = 0; a <= 60; ++a)
+    for (int b = 0; b <= 60; ++b) {
+      m.text_weight = a * 0.05, m.image_weight = b * 0.05;
+      if (a == 0 && b == 0) continue;
+      for (size_t i = 0; i < text.size(); ++i) fused[i] = m.fuse(text[i], image[i]);
+      double loss = nll(fused, labels);
+      if (loss < best) best = loss, arg = {m.text_weight, m.image_weight};
+    }
+  return arg;
+}
+
+}  // namespace emopost::fusion

@@ -1,0 +1,51 @@
+#pragma once
+// Late fusion of the text and face verdicts: each modality is temperature-calibrated on its own
+// validation split, then the two are pooled log-linearly, p ∝ p_text^w_text · p_image^w_image, with
+// weights fitted on validation posts. No torch here.
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "emopost/core/labels.h"
+
+namespace emopost::fusion {
+
+using Scores = std::array<double, kNumLabels>;  // logits or probabilities over kLabels
+
+Scores softmax(const Scores& logits, double temperature = 1.0);
+int argmax(const Scores& s);
+
+// Mean negative log-likelihood of the true labels.
+double nll(const std::vector<Scores>& probabilities, const std::vector<int>& labels);
+
+// The temperature T > 0 that minimises the NLL of softmax(logits / T) (golden-section search on
+// log T; the NLL is convex in 1/T).
+double fit_temperature(const std::vector<Scores>& logits, const std::vector<int>& labels);
+
+struct FusionModel {
+  double text_temperature = 1.0, image_temperature = 1.0;
+  double text_weight = 1.0, image_weight = 1.0;
+  nlohmann::json report = nlohmann::json::object();  // how the weights were fitted and scored
+
+  // Calibrated probabilities of one modality from its logits.
+  Scores text_probabilities(const Scores& logits) const { return softmax(logits, text_temperature); }
+  Scores image_probabilities(const Scores& logits) const { return softmax(logits, image_temperature); }
+  // Pools calibrated probabilities. With one modality present its probabilities pass through; with
+  // none this throws emopost::Error.
+  Scores fuse(const std::optional<Scores>& text, const std::optional<Scores>& image) const;
+
+  nlohmann::json to_json() const;
+  static FusionModel from_json(const nlohmann::json& j);
+  static FusionModel load(const std::filesystem::path& file);  // throws emopost::Error naming the file
+  void save(const std::filesystem::path& file) const;
+};
+
+// Grid search of (text_weight, image_weight) in [0, 3]^2 minimising the NLL of the fused
+// probabilities on validation posts (row i of text and image belongs to one post, label labels[i]).
+std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
+                                      const std::vector<int>& labels);
+
+}  // namespace emopost::fusion

@@ -1,0 +1,241 @@
+#include "emopost/predict/calibrate.h"
+
+#include <chrono>
+#include <functional>
+#include <random>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/progress.h"
+#include "emopost/data/datasets.h"
+#include "emopost/eval/metrics.h"
+#include "emopost/io/hf_config.h"
+
+namespace emopost::predict {
+
+namespace fs = std::filesystem;
+using fusion::Scores;
+
+namespace {
+
+template <typename T>
+void limit_to(std::vector<T>& v, size_t n) {
+  if (n && v.size() > n) {
+    // Keep every class: take an even stride through the list rather than its head.
+    std::vector<T> picked;
+    for (size_t i = 0; i < v.size() && picked.size() < n; i += v.size() / n) picked.push_back(v[i]);
+    v = std::move(picked);
+  }
+}
+
+std::vector<Scores> logits_in_chunks(size_t n, const std::string& label, const std::string& unit,
+                                     const std::function<std::vector<Scores>(size_t, size_t)>& run) {
+  std::vector<Scores> out;
+  ProgressBar bar(n, label, unit);
+  for (size_t begin = 0; begin < n; begin += 256) {
+    size_t end = std::min(n, begin + 256);
+    auto part = run(begin, end);
+    out.insert(out.end(), part.begin(), part.end());
+    bar.update(end - begin);
+  }
+  bar.finish();
+  return out;
+}
+
+struct Split {
+  std::vector<Scores> text_logits, face_logits;
+  std::vector<int> text_labels, face_labels;
+};
+
+Split load_split(const Predictor& predictor, const CalibrationRequest& r, const std::string& text_split,
+                 const std::string& face_split) {
+  Split s;
+  auto texts = data::read_text_recipe(r.data_root, r.recipe, text_split);
+  auto faces = data::read_fer2013(r.data_root, face_split);
+  limit_to(texts, r.limit);
+  limit_to(faces, r.limit);
+  for (const auto& t : texts) s.text_labels.push_back(t.label);
+  for (const auto& f : faces) s.face_labels.push_back(f.label);
+  s.text_logits = logits_in_chunks(texts.size(), "text " + text_split, "text", [&](size_t b, size_t e) {
+    std::vector<std::string> batch;
+    for (size_t i = b; i < e; ++i) batch.push_back(texts[i].text);
+    return predictor.text_logits(batch);
+  });
+  // FER2013 images are face crops already: they go to the face model whole, as the predictor does
+  // with any small square picture.
+  s.face_logits = logits_in_chunks(faces.size(), "faces " + face_split, "img", [&](size_t b, size_t e) {
+    std::vector<cv::Mat> batch;
+    for (size_t i = b; i < e; ++i) batch.push_back(vision::read_rgb(faces[i].path));
+    return predictor.face_logits(batch);
+  });
+  return s;
+}
+
+std::vector<Scores> probabilities(const std::vector<Scores>& logits, double temperature) {
+  std::vector<Scores> p;
+  for (const auto& l : logits) p.push_back(fusion::softmax(l, temperature));
+  return p;
+}
+
+std::vector<int> argmaxes(const std::vector<Scores>& p) {
+  std::vector<int> out;
+  for (const auto& s : p) out.push_back(fusion::argmax(s));
+  return out;
+}
+
+double ece(const std::vector<Scores>& p, const std::vector<int>& labels) {
+  std::vector<std::vector<double>> rows;
+  for (const auto& s : p) rows.emplace_back(s.begin(), s.end());
+  return eval::expected_calibration_error(rows, labels);
+}
+
+}  // namespace
+
+std::vector<size_t> pair_faces(const std::vector<int>& text_labels, const std::vector<int>& face_labels,
+                               uint32_t seed) {
+  std::vector<std::vector<size_t>> by_label(kNumLabels);
+  for (size_t i = 0; i < face_labels.size(); ++i) by_label.at(face_labels[i]).push_back(i);
+  std::mt19937 rng(seed);
+  std::vector<size_t> out;
+  for (int y : text_labels) {
+    const auto& pool = by_label.at(y);
+    if (pool.empty()) throw Error(fmt::format("no face labelled {} to pair with a text", kLabels[y]));
+    out.push_back(pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)]);
+  }
+  return out;
+}
+
+nlohmann::json score_posts(const fusion::FusionModel& fusion, const std::vector<Scores>& text_logits,
+                           const std::vector<Scores>& image_logits, const std::vector<int>& labels) {
+  auto text_raw = probabilities(text_logits, 1), image_raw = probabilities(image_logits, 1);
+  auto text_cal = probabilities(text_logits, fusion.text_temperature);
+  auto image_cal = probabilities(image_logits, fusion.image_temperature);
+  std::vector<Scores> fused_raw, fused_cal;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    fused_raw.push_back(fusion.fuse(text_raw[i], image_raw[i]));
+    fused_cal.push_back(fusion.fuse(text_cal[i], image_cal[i]));
+  }
+  auto t = argmaxes(text_cal), im = argmaxes(image_cal), f = argmaxes(fused_cal);
+  auto rt = eval::classification_report(labels, t, kNumLabels);
+  auto ri = eval::classification_report(labels, im, kNumLabels);
+  auto rf = eval::classification_report(labels, f, kNumLabels);
+  // Posts whose text and face disagree: whom does the fusion follow, and is it right?
+  size_t n = 0, follows_text = 0, follows_image = 0, neither = 0, text_right = 0, image_right = 0, fused_right = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (t[i] == im[i]) continue;
+    ++n;
+    follows_text += f[i] == t[i], follows_image += f[i] == im[i], neither += f[i] != t[i] && f[i] != im[i];
+    text_right += t[i] == labels[i], image_right += im[i] == labels[i], fused_right += f[i] == labels[i];
+  }
+  auto frac = [&](size_t k) { return n ? double(k) / double(n) : 0.0; };
+  std::vector<std::string> names(kLabels.begin(), kLabels.end());
+  return {{"posts", labels.size()},
+          {"text_only_accuracy", rt.accuracy}, {"image_only_accuracy", ri.accuracy}, {"fused_accuracy", rf.accuracy},
+          {"text_only_macro_f1", rt.macro_f1}, {"image_only_macro_f1", ri.macro_f1}, {"fused_macro_f1", rf.macro_f1},
+          {"ece_before_calibration", {{"text", ece(text_raw, labels)}, {"image", ece(image_raw, labels)},
+                                      {"fused", ece(fused_raw, labels)}}},
+          {"ece_after_calibration", {{"text", ece(text_cal, labels)}, {"image", ece(image_cal, labels)},
+                                     {"fused", ece(fused_cal, labels)}}},
+          {"disagreement", {{"posts", n}, {"share_of_posts", double(n) / double(labels.size())},
+                            {"fused_follows_text", frac(follows_text)}, {"fused_follows_image", frac(follows_image)},
+                            {"fused_picks_a_third_label", frac(neither)}, {"text_accuracy", frac(text_right)},
+                            {"image_accuracy", frac(image_right)}, {"fused_accuracy", frac(fused_right)}}},
+          {"fused_report", rf.to_json(names)}};
+}
+
+fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequest& r) {
+  auto val = load_split(predictor, r, "val", "val");
+  auto test = load_split(predictor, r, "test", "test");
+
+  fusion::FusionModel model;
+  model.text_temperature = fusion::fit_temperature(val.text_logits, val.text_labels);
+  model.image_temperature = fusion::fit_temperature(val.face_logits, val.face_labels);
+  spdlog::info("temperatures: text {:.3f}, image {:.3f}", model.text_temperature, model.image_temperature);
+
+  auto posts = [&](const Split& s, uint32_t seed) {
+    auto idx = pair_faces(s.text_labels, s.face_labels, seed);
+    std::vector<Scores> faces;
+    for (auto i : idx) faces.push_back(s.face_logits[i]);
+    return faces;
+  };
+  auto val_faces = posts(val, r.seed);
+  auto [wt, wi] = fusion::fit_weights(probabilities(val.text_logits, model.text_temperature),
+                                      probabilities(val_faces, model.image_temperature), val.text_labels);
+  model.text_weight = wt, model.image_weight = wi;
+  spdlog::info("weights: text {:.2f}, image {:.2f}", wt, wi);
+
+  model.report = score_posts(model, test.text_logits, posts(test, r.seed + 1), test.text_labels);
+  model.report["validation"] = score_posts(model, val.text_logits, val_faces, val.text_labels);
+  model.report["validation"].erase("fused_report");
+  model.report["data"] = {{"recipe", r.recipe}, {"seed", r.seed}, {"limit", r.limit},
+                          {"validation_posts", "CARER+GoEmotions val texts, each with a FER2013 PublicTest face of its label"},
+                          {"test_posts", "CARER+GoEmotions test texts, each with a FER2013 PrivateTest face of its label"},
+                          {"text_val", val.text_labels.size()}, {"face_val", val.face_labels.size()},
+                          {"text_test", test.text_labels.size()}, {"face_test", test.face_labels.size()}};
+  return model;
+}
+
+nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r) {
+  auto faces = data::read_fer2013(r.data_root, r.split);
+  limit_to(faces, r.limit);
+  const auto& detector = predictor.detector();
+  std::vector<int> labels, detected_labels;
+  std::vector<cv::Mat> whole, whole_detected;
+  std::vector<std::vector<cv::Mat>> by_margin(r.margins.size());
+  double detect_ms = 0;
+  {
+    ProgressBar bar(faces.size(), "detect " + r.split, "img");
+    for (const auto& f : faces) {
+      cv::Mat img = vision::read_rgb(f.path);
+      labels.push_back(f.label);
+      whole.push_back(img);
+      auto t = std::chrono::steady_clock::now();
+      auto boxes = detector.detect(img, /*crop_fallback=*/false);
+      detect_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+      if (!boxes.empty()) {
+        detected_labels.push_back(f.label);
+        whole_detected.push_back(img);
+        for (size_t m = 0; m < r.margins.size(); ++m)
+          by_margin[m].push_back(vision::crop_with_margin(img, boxes.front().box, r.margins[m]));
+      }
+      bar.update(1);
+    }
+    bar.finish();
+  }
+  auto accuracy = [&](const std::vector<cv::Mat>& imgs, const std::vector<int>& y) {
+    if (imgs.empty()) return nlohmann::json(nullptr);
+    auto logits = logits_in_chunks(imgs.size(), "classify", "img", [&](size_t b, size_t e) {
+      return predictor.face_logits(std::vector<cv::Mat>(imgs.begin() + b, imgs.begin() + e));
+    });
+    auto rep = eval::classification_report(y, argmaxes(logits), kNumLabels);
+    return nlohmann::json{{"accuracy", rep.accuracy}, {"macro_f1", rep.macro_f1}};
+  };
+  nlohmann::json margins = nlohmann::json::array();
+  for (size_t m = 0; m < r.margins.size(); ++m)
+    margins.push_back({{"margin", r.margins[m]}, {"scores", accuracy(by_margin[m], detected_labels)}});
+  nlohmann::json out = {
+      {"split", r.split}, {"images", faces.size()},
+      {"detector_recall", faces.empty() ? 0.0 : double(detected_labels.size()) / double(faces.size())},
+      {"detect_ms_per_image", faces.empty() ? 0.0 : detect_ms / double(faces.size())},
+      {"recall_with_crop_fallback", 1.0},
+      {"whole_image_all", accuracy(whole, labels)},
+      {"whole_image_on_detected", accuracy(whole_detected, detected_labels)},
+      {"crop_by_margin_on_detected", margins}};
+  if (!r.photos.empty()) {
+    auto expected = io::read_json_file(r.photos / "faces.json");
+    nlohmann::json photos = nlohmann::json::array();
+    size_t want = 0, found = 0;
+    for (const auto& [file, count] : expected.items()) {
+      auto boxes = detector.detect(vision::read_rgb(r.photos / file));
+      photos.push_back({{"file", file}, {"expected", count}, {"found", boxes.size()}});
+      want += count.get<size_t>(), found += std::min(boxes.size(), count.get<size_t>());
+    }
+    out["photos"] = photos;
+    out["photo_recall_upper_bound"] = want ? double(found) / double(want) : 0.0;
+  }
+  return out;
+}
+
+}  // namespace emopost::predict

@@ -1,0 +1,47 @@
+#pragma once
+// Fitting the fusion on held-out data, and measuring the face detector, so that models/fusion.json
+// and the model cards carry measured numbers.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "emopost/fusion/fusion.h"
+#include "emopost/predict/predictor.h"
+
+namespace emopost::predict {
+
+struct CalibrationRequest {
+  std::filesystem::path data_root = "../shared/data";
+  std::string recipe = "all";
+  uint32_t seed = 13;
+  size_t limit = 0;  // use only the first N texts and faces of each split (smoke runs)
+};
+
+// Temperatures from the validation splits (CARER+GoEmotions val, FER2013 PublicTest), weights from
+// validation posts (each text paired with a face of its label), scores on test posts built the same
+// way from the test splits and PrivateTest. The returned model's report holds every figure.
+fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequest& request);
+
+// Posts pairing each text with a random face of the same label (seeded); returns face indices.
+std::vector<size_t> pair_faces(const std::vector<int>& text_labels, const std::vector<int>& face_labels,
+                               uint32_t seed);
+
+// Fused-vs-single-modality scores of posts; `fusion` supplies temperatures and weights.
+nlohmann::json score_posts(const fusion::FusionModel& fusion, const std::vector<fusion::Scores>& text_logits,
+                           const std::vector<fusion::Scores>& image_logits, const std::vector<int>& labels);
+
+struct FaceStudyRequest {
+  std::filesystem::path data_root = "../shared/data";
+  std::string split = "test";
+  std::vector<double> margins{0.0, 0.1, 0.2, 0.3, 0.4};
+  std::filesystem::path photos;  // a folder with faces.json {"file": count}; empty = skip
+  size_t limit = 0;
+};
+
+// Detector recall on FER2013 images and on sample photos, and face-model accuracy by crop margin.
+nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& request);
+
+}  // namespace emopost::predict

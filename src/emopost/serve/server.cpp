@@ -1,0 +1,284 @@
+#include "emopost/serve/server.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/json.h"
+#include "emopost/predict/batch.h"
+#include "emopost/serve/metrics.h"
+#include "emopost/serve/web_assets.h"
+
+namespace emopost::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// HTTP status for each error code the library and the server raise.
+int status_of(const std::string& code) {
+  if (code == "image_too_large" || code == "text_too_long" || code == "payload_too_large" ||
+      code == "batch_too_large")
+    return 413;
+  if (code == "bad_image" || code == "no_signal" || code == "invalid_utf8" || code == "empty_post") return 422;
+  if (code == "not_ready" || code == "overloaded") return 503;
+  if (code == "timeout") return 504;
+  if (code == "not_found") return 404;
+  if (code == "method_not_allowed") return 405;
+  if (code == "internal" || code == "bad_model") return 500;
+  return 400;  // invalid_json, invalid_field, bad_base64, invalid_input, unsupported_media_type
+}
+
+void send_error(httplib::Response& res, const std::string& code, const std::string& message, int status = 0) {
+  res.status = status ? status : status_of(code);
+  if (code == "overloaded" || code == "not_ready") res.set_header("Retry-After", "1");
+  res.set_content(dump_json({{"error", {{"code", code}, {"message", message}}}}), "application/json");
+}
+
+void send_json(httplib::Response& res, const json& j, int status = 200) {
+  res.status = status;
+  res.set_content(dump_json(j), "application/json");
+}
+
+// Per-request bookkeeping lives with the worker thread that serves the request (httplib runs a
+// request's routing, handler and logger on one thread).
+thread_local Clock::time_point t_request_start;
+thread_local bool t_counted = false;
+
+json parse_json(const std::string& body) {
+  try {
+    return json::parse(body);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("the body is not valid JSON: {}", e.what()), "invalid_json");
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServeOptions opt;
+  httplib::Server http;
+  Metrics metrics;
+  std::unique_ptr<predict::Predictor> predictor;
+  std::unique_ptr<MicroBatcher> batcher;
+  std::atomic<bool> ready{false};
+  std::string load_error;
+  std::thread loader;
+  int port = 0;
+
+  std::vector<predict::Outcome> run_posts(std::vector<predict::Post> posts, bool explain) {
+    if (!ready) throw Error("the models are still loading", "not_ready");
+    auto future = batcher->submit(std::move(posts), explain);
+    if (future.wait_for(opt.request_timeout) != std::future_status::ready)
+      throw Error(fmt::format("no answer within {} s", opt.request_timeout.count()), "timeout");
+    return future.get();
+  }
+
+  // Runs `body`, turning any exception into a JSON error response.
+  void guarded(httplib::Response& res, const std::function<void()>& body) {
+    try {
+      body();
+    } catch (const Error& e) {
+      send_error(res, e.code(), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("internal error: {}", e.what());
+      send_error(res, "internal", "internal error; see the server log");
+    }
+  }
+
+  void predict_one(const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      predict::Post post;
+      bool explain = req.has_param("explain") && req.get_param_value("explain") != "0";
+      if (req.is_multipart_form_data()) {
+        if (req.has_file("text")) post.text = req.get_file_value("text").content;
+        if (req.has_file("image")) post.image = req.get_file_value("image").content;
+      } else if (req.get_header_value("Content-Type").find("application/json") == 0 || !req.body.empty()) {
+        auto j = parse_json(req.body);
+        post = predict::post_from_json(j);
+        if (j.is_object() && j.value("explain", false)) explain = true;
+      } else {
+        throw Error("send multipart/form-data (image, text) or a JSON body", "empty_post");
+      }
+      auto out = run_posts({std::move(post)}, explain).front();
+      if (!out.prediction) throw Error(out.error_message, out.error_code);
+      send_json(res, out.prediction->to_json());
+    });
+  }
+
+  void predict_batch(const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      auto j = parse_json(req.body);
+      if (j.is_object() && j.contains("posts")) j = j["posts"];
+      if (!j.is_array()) throw Error("the body must be a JSON array of posts (or {\"posts\": [...]})", "invalid_json");
+      if (j.empty()) throw Error("the batch is empty", "empty_post");
+      if (j.size() > opt.max_batch_items)
+        throw Error(fmt::format("the batch has {} posts, over the limit of {}", j.size(), opt.max_batch_items),
+                    "batch_too_large");
+      // A bad item gets its error in place; the others still run.
+      std::vector<predict::Post> posts;
+      std::vector<std::optional<predict::Outcome>> results(j.size());
+      std::vector<size_t> index;
+      for (size_t i = 0; i < j.size(); ++i) {
+        try {
+          posts.push_back(predict::post_from_json(j[i]));
+          index.push_back(i);
+        } catch (const Error& e) {
+          predict::Outcome o;
+          o.error_code = e.code(), o.error_message = e.what();
+          if (j[i].is_object() && j[i].contains("id"))
+            o.id = j[i]["id"].is_string() ? j[i]["id"].get<std::string>() : dump_json(j[i]["id"]);
+          results[i] = std::move(o);
+        }
+      }
+      if (!posts.empty()) {
+        auto out = run_posts(std::move(posts), false);
+        for (size_t k = 0; k < out.size(); ++k) results[index[k]] = std::move(out[k]);
+      }
+      json arr = json::array();
+      for (auto& r : results) arr.push_back(r->to_json());
+      send_json(res, {{"results", arr}});
+    });
+  }
+
+  void routes() {
+    http.set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
+      t_request_start = Clock::now();
+      t_counted = true;
+      ++metrics.in_flight;
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      double seconds = t_counted ? std::chrono::duration<double>(Clock::now() - t_request_start).count() : 0;
+      if (t_counted) --metrics.in_flight;
+      t_counted = false;
+      // Known paths only, so that scanners cannot blow up the label set.
+      static const std::set<std::string> known{"/", "/app.js", "/style.css", "/healthz", "/readyz", "/metrics",
+                                               "/v1/models", "/v1/predict", "/v1/predict/batch"};
+      metrics.request_done(known.count(req.path) ? req.path : "other", res.status, seconds);
+      spdlog::info("access method={} path={} status={} bytes_in={} bytes_out={} ms={:.1f} remote={}", req.method,
+                   req.path, res.status, req.body.size(), res.body.size(), seconds * 1e3, req.remote_addr);
+    });
+    // httplib answers some errors itself (unknown path, body too large): give them JSON bodies.
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 404) send_error(res, "not_found", "no such endpoint", 404);
+      else if (res.status == 413) send_error(res, "payload_too_large", "the request body is over the size limit", 413);
+      else send_error(res, "http_error", fmt::format("HTTP {}", res.status), res.status);
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("unhandled exception: {}", what);
+      send_error(res, "internal", "internal error; see the server log", 500);
+    });
+
+    for (const auto& asset : web_assets())
+      http.Get(asset.path, [&asset](const httplib::Request&, httplib::Response& res) {
+        res.set_content(std::string(asset.content), asset.content_type);
+      });
+    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
+    http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      if (ready) send_json(res, {{"status", "ready"}});
+      else send_error(res, "not_ready", load_error.empty() ? "the models are still loading" : load_error);
+    });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics.render(), "text/plain; version=0.0.4");
+    });
+    http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] {
+        if (!ready) throw Error("the models are still loading", "not_ready");
+        auto info = predictor->info();
+        info["version"] = "emopost 0.1.0";
+        send_json(res, info);
+      });
+    });
+    http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r) { predict_one(q, r); });
+    http.Post("/v1/predict/batch", [this](const httplib::Request& q, httplib::Response& r) { predict_batch(q, r); });
+
+    // The wrong method on a known path is 405 with Allow, not 404.
+    auto not_allowed = [](const char* allow) {
+      return [allow](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("Allow", allow);
+        send_error(res, "method_not_allowed", fmt::format("{} is not allowed here; use {}", req.method, allow));
+      };
+    };
+    for (const char* p : {"/v1/predict", "/v1/predict/batch"}) {
+      http.Get(p, not_allowed("POST"));
+      http.Put(p, not_allowed("POST"));
+      http.Delete(p, not_allowed("POST"));
+      http.Patch(p, not_allowed("POST"));
+    }
+    for (const char* p : {"/healthz", "/readyz", "/metrics", "/v1/models"}) {
+      http.Post(p, not_allowed("GET"));
+      http.Put(p, not_allowed("GET"));
+      http.Delete(p, not_allowed("GET"));
+    }
+  }
+};
+
+Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.opt = std::move(options);
+  m.http.set_payload_max_length(m.opt.max_body_bytes);
+  m.http.set_read_timeout(m.opt.request_timeout);
+  m.http.set_write_timeout(m.opt.request_timeout);
+  const int threads = m.opt.http_threads;
+  m.http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  m.routes();
+}
+
+Server::~Server() {
+  stop();
+  if (impl_->loader.joinable()) impl_->loader.join();
+}
+
+int Server::bind() {
+  auto& m = *impl_;
+  m.port = m.opt.port == 0 ? m.http.bind_to_any_port(m.opt.host) : (m.http.bind_to_port(m.opt.host, m.opt.port) ? m.opt.port : -1);
+  if (m.port < 0) throw Error(fmt::format("cannot listen on {}:{}", m.opt.host, m.opt.port));
+  m.loader = std::thread([&m, this] {
+    try {
+      auto t = Clock::now();
+      m.predictor = std::make_unique<predict::Predictor>(m.opt.predictor);
+      m.batcher = std::make_unique<MicroBatcher>(*m.predictor, m.opt.batcher,
+                                                 [&m](size_t n) { m.metrics.batch_done(n); });
+      m.ready = true;
+      spdlog::info("models loaded in {:.1f} s; ready", std::chrono::duration<double>(Clock::now() - t).count());
+    } catch (const std::exception& e) {
+      m.load_error = fmt::format("the models failed to load: {}", e.what());
+      spdlog::error("{}", m.load_error);
+      stop();
+    }
+  });
+  return m.port;
+}
+
+void Server::run() {
+  auto& m = *impl_;
+  if (m.port <= 0) bind();
+  spdlog::info("serving http://{}:{}/ (batch up to {} posts, wait {} us)", m.opt.host, m.port,
+               m.opt.batcher.max_batch, m.opt.batcher.max_wait.count());
+  m.http.listen_after_bind();  // returns after stop(), once the worker threads have finished
+  if (m.loader.joinable()) m.loader.join();
+  m.batcher.reset();  // answers what is still queued
+  if (!m.load_error.empty()) throw Error(m.load_error, "bad_model");
+  spdlog::info("stopped");
+}
+
+void Server::stop() { impl_->http.stop(); }
+
+bool Server::ready() const { return impl_->ready; }
+
+}  // namespace emopost::serve

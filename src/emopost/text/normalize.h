@@ -1,0 +1,51 @@
+#pragma once
+// Social-media text to the plain English the text model was trained on: emojis and emoticons become
+// their names, hashtags become words, links go and @mentions become [NAME] (GoEmotions' own mask).
+// The bert-base-uncased vocab maps every emoji to [UNK], so without this 😂 and 😡 read the same.
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace emopost::text {
+
+// Debian's unicode-cldr-core: English short names (annotations) and the names of derived
+// sequences such as ZWJ families (annotationsDerived).
+inline const std::filesystem::path kCldrAnnotationsDir = "/usr/share/unicode/cldr/common";
+
+class TextNormalizer {
+ public:
+  // Reads annotations/en.xml and annotationsDerived/en.xml under `cldr_dir`; `words` are known
+  // lower-case words used to split hashtags written without capitals (#mondaymotivation).
+  // Throws emopost::Error when the CLDR files are missing or hold no emoji names.
+  static TextNormalizer from_cldr(const std::filesystem::path& cldr_dir,
+                                  std::unordered_set<std::string> words);
+  TextNormalizer(std::unordered_map<std::string, std::string> emoji_names,
+                 std::unordered_set<std::string> words);
+
+  // Throws emopost::Error (code "invalid_utf8") on invalid UTF-8. The result has single spaces and
+  // no leading or trailing space; it is empty when nothing readable is left.
+  std::string normalize(std::string_view text) const;
+
+  // #MondayMotivation -> "monday motivation", #iloveyou -> "i love you" (when the words are known).
+  std::string split_hashtag(std::string_view tag) const;
+  // The CLDR name of one emoji sequence (skin tones and U+FE0F ignored), or "" when unknown.
+  std::string emoji_name(std::string_view emoji) const;
+  size_t emoji_count() const { return names_.size(); }
+
+ private:
+  std::string segment(std::string_view lower) const;
+  void replace_emojis(std::string_view text, std::string& out) const;
+
+  std::unordered_map<std::string, std::string> names_;  // UTF-8 sequence -> short name
+  std::unordered_set<std::string> words_;
+  size_t longest_key_ = 0;  // bytes
+};
+
+// The whole words of a WordPiece vocab (no "##" pieces, no [SPECIAL]s, letters only) for hashtag
+// splitting. Single letters other than "a" and "i" are left out, or every tag would split into them.
+std::unordered_set<std::string> hashtag_words(const std::vector<std::string>& vocab);
+
+}  // namespace emopost::text

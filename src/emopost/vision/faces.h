@@ -1,0 +1,57 @@
+#pragma once
+// Finding faces in a photo (an OpenCV cascade from Debian's opencv-data) and cutting them out
+// with the margin an expression model needs. No torch here.
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/objdetect.hpp>
+
+namespace emopost::vision {
+
+// OpenCV's LBP frontal-face cascade: on this project's photos it found as many faces as the Haar
+// cascades (haarcascade_frontalface_alt2) in a third of the time (bench/RESULTS.md).
+inline const std::filesystem::path kDefaultCascade =
+    "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml";
+
+struct DetectorOptions {
+  // Detection runs on a copy whose longer side is at most this: the cascade's cost grows with the pixel
+  // count, and faces that matter in a post are rarely under 1/12 of the picture's shorter side.
+  int detect_side = 480;
+  double scale_factor = 1.1;
+  int min_neighbors = 4;
+  double min_face_fraction = 1.0 / 12;  // of the shorter side of the detection copy
+  int min_face_pixels = 20;
+  // An image no larger than this whose sides are within 4:3 is taken as a face crop when the
+  // detector finds nothing: cascades miss faces that fill the frame, and users do upload crops.
+  int crop_max_side = 160;
+};
+
+struct FaceBox {
+  cv::Rect box;             // in the input image's pixels
+  int neighbors = 0;        // how many raw detections agreed (the cascade's confidence)
+  bool whole_image = false;  // the image was taken as a face crop
+};
+
+class FaceDetector {
+ public:
+  // Throws emopost::Error when the cascade file is missing or unreadable.
+  explicit FaceDetector(const std::filesystem::path& cascade = kDefaultCascade, DetectorOptions options = {});
+
+  // Faces in an 8-bit RGB (or grey) image, largest first; of overlapping boxes the better supported one is kept.
+  // With `crop_fallback`, a small square-ish image with no detection is returned as one face.
+  std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const;
+  const DetectorOptions& options() const { return options_; }
+
+ private:
+  mutable std::mutex mutex_;  // CascadeClassifier is not safe to share between threads
+  mutable cv::CascadeClassifier cascade_;
+  DetectorOptions options_;
+};
+
+// The box grown by `margin` of its size on every side (then made square around its centre), cut
+// from the image; parts outside the image are filled by replicating the border.
+cv::Mat crop_with_margin(const cv::Mat& image, const cv::Rect& box, double margin);
+
+}  // namespace emopost::vision

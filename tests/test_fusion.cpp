@@ -1,0 +1,105 @@
+// Temperature calibration and log-linear fusion on toy cases whose answers are known.
+#include "emopost/fusion/fusion.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "support.h"
+
+using namespace emopost::fusion;
+using namespace emopost::test;
+
+namespace {
+Scores logits_for(int label, double margin) {
+  Scores s{};
+  s[label] = margin;
+  return s;
+}
+}  // namespace
+
+TEST(Fusion, SoftmaxAndTemperature) {
+  auto p = softmax(logits_for(2, std::log(6.0)));  // e^m = 6 against six 1s: p = 6 / 12
+  EXPECT_NEAR(p[2], 0.5, 1e-12);
+  EXPECT_NEAR(p[0], 1.0 / 12, 1e-12);
+  auto q = softmax(logits_for(2, std::log(6.0) * 2), 2.0);  // temperature undoes the scaling
+  EXPECT_NEAR(q[2], 0.5, 1e-12);
+  EXPECT_EQ(argmax(p), 2);
+}
+
+TEST(Fusion, FitTemperatureRecoversAKnownScale) {
+  // Labels drawn from softmax(z), logits given as 3z: the NLL-optimal temperature is 3.
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 1.5);
+  std::vector<Scores> logits;
+  std::vector<int> labels;
+  for (int i = 0; i < 20000; ++i) {
+    Scores z;
+    for (auto& v : z) v = noise(rng);
+    auto p = softmax(z);
+    std::discrete_distribution<int> draw(p.begin(), p.end());
+    labels.push_back(draw(rng));
+    for (auto& v : z) v *= 3;
+    logits.push_back(z);
+  }
+  EXPECT_NEAR(fit_temperature(logits, labels), 3.0, 0.15);
+}
+
+TEST(Fusion, OneModalityPassesThroughAndNoneIsAnError) {
+  FusionModel m;
+  m.text_weight = 2, m.image_weight = 0.5;
+  auto t = softmax(logits_for(3, 2.0)), i = softmax(logits_for(5, 1.0));
+  EXPECT_EQ(m.fuse(t, std::nullopt), t);
+  EXPECT_EQ(m.fuse(std::nullopt, i), i);
+  expect_error_code([&] { m.fuse(std::nullopt, std::nullopt); }, "empty_post");
+}
+
+TEST(Fusion, LogLinearPoolingWeighsTheModalities) {
+  FusionModel m;
+  Scores t{}, i{};
+  t.fill(0.1), i.fill(0.1);
+  t[0] = 0.4, i[1] = 0.4;  // text says anger, image says disgust, equally sure
+  m.text_weight = 1, m.image_weight = 1;
+  auto even = m.fuse(t, i);
+  EXPECT_NEAR(even[0], even[1], 1e-12);
+  m.text_weight = 2;
+  EXPECT_EQ(argmax(m.fuse(t, i)), 0);  // trusting text more tips the verdict
+  double sum = 0;
+  for (double v : m.fuse(t, i)) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+}
+
+TEST(Fusion, FitWeightsPrefersTheInformativeModality) {
+  // Text is right 80% of the time, the image is noise: the image should get (near) zero weight.
+  std::mt19937 rng(3);
+  std::vector<Scores> text, image;
+  std::vector<int> labels;
+  for (int k = 0; k < 2000; ++k) {
+    int y = int(rng() % 7);
+    int said = rng() % 10 < 8 ? y : int(rng() % 7);
+    text.push_back(softmax(logits_for(said, 2.0)));
+    image.push_back(softmax(logits_for(int(rng() % 7), 2.0)));
+    labels.push_back(y);
+  }
+  auto [wt, wi] = fit_weights(text, image, labels);
+  EXPECT_GT(wt, 0.5);
+  EXPECT_LE(wi, 0.1);
+}
+
+TEST(Fusion, JsonRoundTripAndBadFiles) {
+  FusionModel m;
+  m.text_temperature = 1.5, m.image_temperature = 0.8, m.text_weight = 1.2, m.image_weight = 0.6;
+  m.report = {{"fused_accuracy", 0.9}};
+  auto path = fs::temp_directory_path() / "emopost_test_fusion.json";
+  m.save(path);
+  auto back = FusionModel::load(path);
+  EXPECT_EQ(back.text_temperature, 1.5);
+  EXPECT_EQ(back.image_weight, 0.6);
+  EXPECT_EQ(back.report["fused_accuracy"], 0.9);
+  std::ofstream(path) << "{\"text_temperature\": -1, \"image_temperature\": 1, \"text_weight\": 1, \"image_weight\": 1}";
+  expect_error_code([&] { FusionModel::load(path); }, "bad_model", "temperatures must be > 0");
+  std::ofstream(path) << "{\"text_temperature\": 1";
+  expect_error_code([&] { FusionModel::load(path); }, "bad_model", path.string());
+  fs::remove(path);
+}

@@ -1,0 +1,211 @@
+// The Predictor end to end on the shipped models: posts with both modalities, one, or none; every
+// kind of bad input; long captions in windows; batches with broken lines; concurrent callers.
+#include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
+
+#include "emopost/predict/predictor.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include "emopost/io/base64.h"
+#include "emopost/predict/batch.h"
+#include "support.h"
+
+using namespace emopost::predict;
+using namespace emopost::test;
+
+namespace {
+const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
+
+const Predictor& predictor() {
+  static const Predictor p([] {
+    PredictorOptions o;
+    o.models_dir = kRoot / "models";
+    return o;
+  }());
+  return p;
+}
+
+std::string photo(const std::string& name) { return read_bytes(kRoot / "samples" / name); }
+
+double sum(const Scores& s) { return std::accumulate(s.begin(), s.end(), 0.0); }
+}  // namespace
+
+TEST(Predictor, TextAndFaceGiveOneFusedVerdict) {
+  auto p = predictor().predict({"a", "best day of my life 😂 #SoHappy", photo("face_happy.jpg")});
+  EXPECT_EQ(p.id, "a");
+  ASSERT_TRUE(p.text && p.image);
+  EXPECT_EQ(p.modalities, (std::vector<std::string>{"text", "image"}));
+  EXPECT_NEAR(sum(*p.text), 1, 1e-9);
+  EXPECT_NEAR(sum(*p.image), 1, 1e-9);
+  EXPECT_NEAR(sum(p.fused), 1, 1e-9);
+  EXPECT_EQ(emopost::kLabels[p.label], "joy");
+  EXPECT_EQ(p.confidence, p.fused[p.label]);
+  EXPECT_EQ(p.normalized_text, "best day of my life face with tears of joy so happy");
+  ASSERT_EQ(p.faces.size(), 1u);
+  EXPECT_NEAR(p.faces[0].weight, 1.0, 1e-12);
+  EXPECT_EQ(p.image_width, 48);
+  EXPECT_TRUE(p.notes.empty());
+  std::vector<std::string> stages;
+  for (const auto& [k, v] : p.timings_ms) {
+    stages.push_back(k);
+    EXPECT_GE(v, 0) << k;
+  }
+  EXPECT_EQ(stages, (std::vector<std::string>{"normalize", "decode", "detect", "text_model", "face_model",
+                                              "fusion", "total"}));
+  auto j = p.to_json();
+  EXPECT_EQ(j["label"], "joy");
+  EXPECT_EQ(j["faces"].size(), 1u);
+  EXPECT_TRUE(j["probabilities"]["image"].is_object());
+}
+
+TEST(Predictor, GroupPhotoReportsEveryFaceWithWeights) {
+  auto p = predictor().predict({"", std::nullopt, photo("photos/group6.jpg")});
+  ASSERT_EQ(p.faces.size(), 4u);
+  double w = 0;
+  for (const auto& f : p.faces) {
+    w += f.weight;
+    EXPECT_NEAR(sum(f.probabilities), 1, 1e-9);
+  }
+  EXPECT_NEAR(w, 1.0, 1e-9);
+  // The image verdict is the weighted mean of the faces.
+  Scores mean{};
+  for (const auto& f : p.faces)
+    for (int c = 0; c < emopost::kNumLabels; ++c) mean[c] += f.weight * f.probabilities[c];
+  for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR((*p.image)[c], mean[c], 1e-12);
+  EXPECT_FALSE(p.text);
+  EXPECT_EQ(p.fused, *p.image);  // one modality: it passes through
+}
+
+TEST(Predictor, MissingModalityFallsBackToTheOther) {
+  auto t = predictor().predict({"", "I am so angry right now", std::nullopt});
+  ASSERT_TRUE(t.text);
+  EXPECT_FALSE(t.image);
+  EXPECT_EQ(t.fused, *t.text);
+  EXPECT_EQ(t.modalities, std::vector<std::string>{"text"});
+  ASSERT_EQ(t.notes.size(), 1u);
+  EXPECT_NE(t.notes[0].find("no picture"), std::string::npos);
+
+  // A picture without a face abstains, and says so.
+  auto n = predictor().predict({"", "I am so angry right now", photo("photos/no_face_fruits.jpg")});
+  EXPECT_FALSE(n.image);
+  EXPECT_TRUE(n.faces.empty());
+  EXPECT_EQ(n.fused, *n.text);
+  ASSERT_EQ(n.notes.size(), 1u);
+  EXPECT_NE(n.notes[0].find("No face"), std::string::npos);
+
+  // Whitespace-only text with a face: the image alone decides.
+  auto i = predictor().predict({"", "   \n", photo("face_happy.jpg")});
+  EXPECT_FALSE(i.text);
+  EXPECT_EQ(i.fused, *i.image);
+}
+
+TEST(Predictor, BadInputsGetErrorsThatNameTheProblem) {
+  const auto& P = predictor();
+  const auto jpeg = photo("face_happy.jpg");
+  expect_error_code([&] { P.predict({}); }, "empty_post", "neither text nor an image");
+  expect_error_code([&] { P.predict({"", " \t", std::nullopt}); }, "empty_post", "empty or whitespace");
+  expect_error_code([&] { P.predict({"", "bad \xFF byte", std::nullopt}); }, "invalid_utf8", "byte offset 4");
+  expect_error_code([&] { P.predict({"", "hi", std::string()}); }, "bad_image", "0 bytes");
+  expect_error_code([&] { P.predict({"", "hi", jpeg.substr(0, jpeg.size() / 2)}); }, "bad_image", "truncated");
+  expect_error_code([&] { P.predict({"", "hi", std::string("just some text, not a picture")}); }, "bad_image",
+                    "not a recognised image format");
+  expect_error_code([&] { P.predict({"", "hi", make_png(100000, 100000, 8, 2, "", 1)}); }, "image_too_large",
+                    "over the limit");
+  expect_error_code([&] { P.predict({"", std::string(30000, 'a'), std::nullopt}); }, "text_too_long");
+  expect_error_code([&] { P.predict({"", std::nullopt, photo("photos/no_face_fruits.jpg")}); }, "no_signal",
+                    "No face");
+}
+
+TEST(Predictor, LongTextIsReadInOverlappingWindows) {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "i am so happy and grateful today ";
+  auto p = predictor().predict({"", text, std::nullopt});
+  EXPECT_GE(p.text_windows, 3);  // ~420 tokens in windows of 128 moving by 63
+  EXPECT_EQ(emopost::kLabels[p.label], "joy");
+  // Averaging windows of the same sentence changes little against one window of it.
+  auto one = predictor().predict({"", "i am so happy and grateful today i am so happy and grateful today", std::nullopt});
+  EXPECT_EQ(one.text_windows, 1);
+  EXPECT_EQ(one.label, p.label);
+}
+
+TEST(Predictor, ExplainScoresEveryWord) {
+  auto p = predictor().predict({"", "this is terrible and disgusting", std::nullopt}, /*explain=*/true);
+  ASSERT_EQ(p.attribution.size(), 5u);
+  EXPECT_EQ(p.attribution[3].word, "and");
+  auto top = std::max_element(p.attribution.begin(), p.attribution.end(),
+                              [](auto& a, auto& b) { return a.score < b.score; });
+  EXPECT_TRUE(top->word == "terrible" || top->word == "disgusting") << top->word;
+}
+
+TEST(Predictor, BatchKeepsOrderAndIsolatesErrors) {
+  std::vector<Post> posts{{"ok1", "what a lovely surprise", std::nullopt},
+                          {"bad", "x", std::string("garbage")},
+                          {"ok2", std::nullopt, photo("face_happy.jpg")},
+                          {"empty", std::nullopt, std::nullopt}};
+  auto out = predictor().predict_batch(posts);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_TRUE(out[0].prediction && out[2].prediction);
+  EXPECT_EQ(out[1].error_code, "bad_image");
+  EXPECT_EQ(out[3].error_code, "empty_post");
+  EXPECT_EQ(out[1].to_json()["error"]["code"], "bad_image");
+  EXPECT_EQ(out[1].to_json()["id"], "bad");
+  // Batched results equal one-by-one results.
+  auto single = predictor().predict(posts[0]);
+  for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR(out[0].prediction->fused[c], single.fused[c], 1e-5);
+}
+
+TEST(Predictor, JsonlBatchWritesOneLinePerLineIn) {
+  const std::string b64 = emopost::io::base64_encode(photo("face_happy.jpg"));
+  std::stringstream in;
+  in << R"({"id": "p1", "text": "so happy", "image": "face_happy.jpg"})" << "\n"
+     << R"({"id": "p2", "text": "broken json)" << "\n"
+     << "\n"
+     << R"({"id": "p3", "image_base64": ")" << b64 << "\"}\n"
+     << R"({"id": "p4", "image_base64": "@@notbase64@@"})" << "\n"
+     << R"({"id": "p5", "image": "missing.jpg"})" << "\n"
+     << R"({"id": 6, "text": 42})" << "\n"
+     << R"([1, 2])" << "\n"
+     << R"({"id": "p9", "text": "I feel nothing"})" << "\n";
+  std::stringstream out;
+  auto stats = run_batch(predictor(), in, out, kRoot / "samples", 3, 9, /*progress=*/false);
+  EXPECT_EQ(stats.lines, 9u);
+  EXPECT_EQ(stats.ok, 3u);
+  EXPECT_EQ(stats.errors, 6u);
+  std::vector<nlohmann::json> rows;
+  for (std::string l; std::getline(out, l);) rows.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(rows.size(), 9u);
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i]["line"], i + 1);
+  EXPECT_EQ(rows[0]["id"], "p1");
+  EXPECT_TRUE(rows[0].contains("label"));
+  EXPECT_EQ(rows[1]["error"]["code"], "invalid_json");
+  EXPECT_EQ(rows[2]["error"]["code"], "invalid_json");
+  EXPECT_EQ(rows[3]["id"], "p3");
+  EXPECT_EQ(rows[3]["modalities"], nlohmann::json::array({"image"}));
+  EXPECT_EQ(rows[4]["error"]["code"], "bad_base64");
+  EXPECT_EQ(rows[5]["error"]["code"], "bad_image");
+  EXPECT_EQ(rows[6]["error"]["code"], "invalid_field");
+  EXPECT_EQ(rows[7]["error"]["code"], "invalid_json");
+  EXPECT_EQ(rows[8]["id"], "p9");
+}
+
+TEST(Predictor, ConcurrentCallersGetTheSameAnswers) {
+  const Post post{"", "my dog died yesterday and I miss him", photo("face_happy.jpg")};
+  const auto want = predictor().predict(post).fused;
+  std::vector<std::thread> threads;
+  std::vector<Scores> got(4);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] { got[t] = predictor().predict(post).fused; });
+  for (auto& th : threads) th.join();
+  for (const auto& g : got)
+    for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR(g[c], want[c], 1e-5);
+}
+
+TEST(Predictor, MissingModelsAreAClearError) {
+  PredictorOptions o;
+  o.models_dir = "/nonexistent/models";
+  expect_error_code([&] { Predictor p(o); }, "bad_model", "no text model at /nonexistent/models/text");
+}

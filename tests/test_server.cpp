@@ -1,0 +1,209 @@
+// The HTTP API against a real server on loopback: every endpoint, every error path, concurrency,
+// and the micro-batcher's overload refusal.
+#include "emopost/serve/server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+
+#include "emopost/io/base64.h"
+#include "emopost/serve/batcher.h"
+#include "support.h"
+
+using namespace emopost::test;
+using nlohmann::json;
+
+namespace {
+const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    emopost::serve::ServeOptions o;
+    o.port = 0;
+    o.predictor.models_dir = kRoot / "models";
+    o.max_body_bytes = 512 * 1024;
+    o.max_batch_items = 8;
+    o.batcher.max_wait = std::chrono::milliseconds(20);
+    server_ = new emopost::serve::Server(o);
+    port_ = server_->bind();
+    thread_ = new std::thread([] { server_->run(); });
+    httplib::Client c("127.0.0.1", port_);
+    for (int i = 0; i < 300 && !server_->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(server_->ready());
+  }
+  static void TearDownTestSuite() {
+    server_->stop();
+    thread_->join();
+    delete thread_;
+    delete server_;
+  }
+  static httplib::Client client() {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60);
+    return c;
+  }
+  static void expect_error(const httplib::Result& r, int status, const std::string& code) {
+    ASSERT_TRUE(r) << "no response";
+    EXPECT_EQ(r->status, status) << r->body;
+    auto j = json::parse(r->body);
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  }
+  static std::string photo() { return read_bytes(kRoot / "samples/face_happy.jpg"); }
+
+  static inline emopost::serve::Server* server_ = nullptr;
+  static inline std::thread* thread_ = nullptr;
+  static inline int port_ = 0;
+};
+}  // namespace
+
+TEST_F(ServerTest, HealthReadinessModelsAndMetrics) {
+  auto c = client();
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(json::parse(h->body)["status"], "ok");
+  auto r = c.Get("/readyz");
+  EXPECT_EQ(r->status, 200);
+  auto m = c.Get("/v1/models");
+  EXPECT_EQ(m->status, 200);
+  auto info = json::parse(m->body);
+  EXPECT_EQ(info["labels"].size(), 7u);
+  EXPECT_EQ(info["text"]["config"]["model_type"], "distilbert");
+  EXPECT_EQ(info["face"]["config"]["model_type"], "vit");
+  EXPECT_NE(info["text"]["card"].get<std::string>().find("# "), std::string::npos);
+  EXPECT_TRUE(info["fusion"].contains("text_weight"));
+  EXPECT_EQ(info["version"], "emopost 0.1.0");
+  auto page = c.Get("/");
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<form id=\"post-form\""), std::string::npos);
+  EXPECT_EQ(c.Get("/app.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  auto metrics = c.Get("/metrics");
+  EXPECT_EQ(metrics->status, 200);
+  for (const char* name : {"emopost_requests_total{path=\"/healthz\",code=\"200\"} ", "emopost_request_duration_seconds_bucket",
+                           "emopost_batch_size_count", "emopost_in_flight_requests 1"})
+    EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
+}
+
+TEST_F(ServerTest, PredictFromMultipartAndFromJson) {
+  auto c = client();
+  httplib::MultipartFormDataItems form{{"image", photo(), "face.jpg", "image/jpeg"},
+                                       {"text", "best day ever 😂", "", ""}};
+  auto r = c.Post("/v1/predict?explain=1", form);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);
+  EXPECT_EQ(j["label"], "joy");
+  EXPECT_EQ(j["modalities"], json::array({"text", "image"}));
+  EXPECT_EQ(j["faces"].size(), 1u);
+  EXPECT_FALSE(j["attribution"].empty());
+
+  auto r2 = c.Post("/v1/predict", json{{"text", "so angry"}, {"image", emopost::io::base64_encode(photo())}}.dump(),
+                   "application/json");
+  ASSERT_EQ(r2->status, 200) << r2->body;
+  EXPECT_EQ(json::parse(r2->body)["modalities"].size(), 2u);
+  // Text only: the picture abstains and says so.
+  auto r3 = c.Post("/v1/predict", R"({"text": "I feel nothing"})", "application/json");
+  ASSERT_EQ(r3->status, 200);
+  EXPECT_TRUE(json::parse(r3->body)["probabilities"]["image"].is_null());
+}
+
+TEST_F(ServerTest, EveryErrorIsJsonWithTheRightStatus) {
+  auto c = client();
+  expect_error(c.Post("/v1/predict", "{not json", "application/json"), 400, "invalid_json");
+  expect_error(c.Post("/v1/predict", R"({"text": 5})", "application/json"), 400, "invalid_field");
+  expect_error(c.Post("/v1/predict", R"({"image": "***"})", "application/json"), 400, "bad_base64");
+  expect_error(c.Post("/v1/predict", "{}", "application/json"), 422, "empty_post");
+  expect_error(c.Post("/v1/predict", R"({"text": "  "})", "application/json"), 422, "empty_post");
+  // Invalid UTF-8 inside JSON is a JSON error; in a multipart text field it is the text's.
+  expect_error(c.Post("/v1/predict", std::string("{\"text\": \"bad \xff\"}"), "application/json"), 400,
+               "invalid_json");
+  httplib::MultipartFormDataItems bad_utf8{{"text", "bad \xff byte", "", ""}};
+  expect_error(c.Post("/v1/predict", bad_utf8), 422, "invalid_utf8");
+  httplib::MultipartFormDataItems not_image{{"image", "plain text, not a picture", "a.jpg", "image/jpeg"}};
+  expect_error(c.Post("/v1/predict", not_image), 422, "bad_image");
+  httplib::MultipartFormDataItems bomb{{"image", make_png(100000, 100000, 8, 2, "", 1), "b.png", "image/png"}};
+  expect_error(c.Post("/v1/predict", bomb), 413, "image_too_large");
+  expect_error(c.Post("/v1/predict", std::string(600 * 1024, 'x'), "application/json"), 413, "payload_too_large");
+  expect_error(c.Get("/v1/predict"), 405, "method_not_allowed");
+  EXPECT_EQ(c.Get("/v1/predict")->get_header_value("Allow"), "POST");
+  expect_error(c.Delete("/healthz"), 405, "method_not_allowed");
+  expect_error(c.Get("/no/such/thing"), 404, "not_found");
+  expect_error(c.Post("/v1/predict/batch", R"({"a": 1})", "application/json"), 400, "invalid_json");
+  expect_error(c.Post("/v1/predict/batch", "[]", "application/json"), 422, "empty_post");
+  expect_error(c.Post("/v1/predict/batch", json(std::vector<json>(9, {{"text", "hi"}})).dump(), "application/json"), 413,
+               "batch_too_large");
+}
+
+TEST_F(ServerTest, BatchAnswersEveryItemInOrder) {
+  auto c = client();
+  json posts = json::array({{{"id", "a"}, {"text", "what a lovely surprise"}},
+                            {{"id", "b"}, {"image", "@@@"}},
+                            {{"id", "c"}, {"image", emopost::io::base64_encode(photo())}},
+                            {{"id", "d"}},
+                            "not an object"});
+  auto r = c.Post("/v1/predict/batch", posts.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto results = json::parse(r->body)["results"];
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0]["id"], "a");
+  EXPECT_TRUE(results[0].contains("label"));
+  EXPECT_EQ(results[1]["error"]["code"], "bad_base64");
+  EXPECT_EQ(results[1]["id"], "b");
+  EXPECT_EQ(results[2]["modalities"], json::array({"image"}));
+  EXPECT_EQ(results[3]["error"]["code"], "empty_post");
+  EXPECT_EQ(results[4]["error"]["code"], "invalid_json");
+}
+
+TEST_F(ServerTest, ConcurrentRequestsAreBatchedAndAllAnswered) {
+  constexpr int kThreads = 12, kEach = 4;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      auto c = client();
+      for (int i = 0; i < kEach; ++i) {
+        auto r = c.Post("/v1/predict", json{{"text", "request " + std::to_string(t * kEach + i) + " makes me happy"}}.dump(),
+                        "application/json");
+        if (r && r->status == 200 && json::parse(r->body)["label"].is_string()) ++ok;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, kThreads * kEach);
+  // Fewer model batches than posts: concurrent requests shared batches.
+  auto metrics = client().Get("/metrics")->body;
+  auto count_of = [&](const std::string& name) {
+    auto p = metrics.find(name + " ");
+    return p == std::string::npos ? -1.0 : std::stod(metrics.substr(p + name.size() + 1));
+  };
+  EXPECT_LT(count_of("emopost_batch_size_count"), count_of("emopost_batch_size_sum"));
+}
+
+TEST(MicroBatcher, RefusesWhenTheQueueIsFull) {
+  emopost::predict::PredictorOptions po;
+  po.models_dir = kRoot / "models";
+  emopost::predict::Predictor predictor(po);
+  emopost::serve::BatcherOptions bo;
+  bo.max_batch = 100;
+  bo.max_wait = std::chrono::seconds(2);  // holds the first posts while the queue fills
+  bo.max_queue = 2;
+  emopost::serve::MicroBatcher batcher(predictor, bo);
+  auto a = batcher.submit({{"", "one", std::nullopt}}, false);
+  auto b = batcher.submit({{"", "two", std::nullopt}}, false);
+  expect_error_code([&] { batcher.submit({{"", "three", std::nullopt}}, false); }, "overloaded", "retry");
+  EXPECT_TRUE(a.get().front().prediction);
+  EXPECT_TRUE(b.get().front().prediction);
+}
+
+TEST(ServerStartup, ModelsThatFailToLoadStopTheServer) {
+  emopost::serve::ServeOptions o;
+  o.port = 0;
+  o.predictor.models_dir = "/nonexistent";
+  emopost::serve::Server s(o);
+  s.bind();
+  expect_error_code([&] { s.run(); }, "bad_model", "the models failed to load");
+  EXPECT_FALSE(s.ready());
+}
