@@ -12,6 +12,7 @@
 
 #include "emopost/io/base64.h"
 #include "emopost/predict/batch.h"
+#include "emopost/predict/calibrate.h"
 #include "support.h"
 
 using namespace emopost::predict;
@@ -208,4 +209,32 @@ TEST(Predictor, MissingModelsAreAClearError) {
   PredictorOptions o;
   o.models_dir = "/nonexistent/models";
   expect_error_code([&] { Predictor p(o); }, "bad_model", "no text model at /nonexistent/models/text");
+}
+
+TEST(Calibration, PostsPairFacesOfTheSameLabelAndScoreEachModality) {
+  std::vector<int> text_labels{0, 3, 3, 5, 6}, face_labels{3, 0, 5, 6, 3, 0};
+  auto idx = pair_faces(text_labels, face_labels, 7);
+  ASSERT_EQ(idx.size(), text_labels.size());
+  for (size_t i = 0; i < idx.size(); ++i) EXPECT_EQ(face_labels[idx[i]], text_labels[i]);
+  EXPECT_EQ(pair_faces(text_labels, face_labels, 7), idx);  // seeded
+  expect_error([&] { pair_faces({1}, face_labels, 7); }, "no face labelled disgust");
+
+  // Text right on 4 of 5 posts, face right on 2: the scores say so, and fusion follows the text
+  // where the two disagree.
+  auto logit = [](int y) {
+    Scores s{};
+    s[y] = 4;
+    return s;
+  };
+  std::vector<Scores> text{logit(0), logit(3), logit(3), logit(5), logit(0)};
+  std::vector<Scores> face{logit(0), logit(1), logit(2), logit(5), logit(2)};
+  emopost::fusion::FusionModel m;
+  m.text_weight = 1.5, m.image_weight = 0.5;
+  auto j = score_posts(m, text, face, text_labels);
+  EXPECT_DOUBLE_EQ(j["text_only_accuracy"].get<double>(), 0.8);
+  EXPECT_DOUBLE_EQ(j["image_only_accuracy"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(j["fused_accuracy"].get<double>(), 0.8);
+  EXPECT_EQ(j["disagreement"]["posts"], 3);
+  EXPECT_DOUBLE_EQ(j["disagreement"]["fused_follows_text"].get<double>(), 1.0);
+  EXPECT_TRUE(j["ece_before_calibration"].contains("fused"));
 }

@@ -207,3 +207,22 @@ TEST(ServerStartup, ModelsThatFailToLoadStopTheServer) {
   expect_error_code([&] { s.run(); }, "bad_model", "the models failed to load");
   EXPECT_FALSE(s.ready());
 }
+
+TEST(ServerStartup, RequestsPastTheTimeoutGet504) {
+  emopost::serve::ServeOptions o;
+  o.port = 0;
+  o.predictor.models_dir = kRoot / "models";
+  o.request_timeout = std::chrono::seconds(0);  // no answer can be on time
+  o.batcher.max_wait = std::chrono::milliseconds(200);
+  emopost::serve::Server s(o);
+  int port = s.bind();
+  std::thread t([&] { s.run(); });
+  for (int i = 0; i < 300 && !s.ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Post("/v1/predict", R"({"text": "hello"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504);
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "timeout");
+  s.stop();
+  t.join();
+}

@@ -17,11 +17,13 @@ inline const std::filesystem::path kDefaultCascade =
 
 struct DetectorOptions {
   // Detection runs on a copy whose longer side is at most this: the cascade's cost grows with the pixel
-  // count, and faces that matter in a post are rarely under 1/12 of the picture's shorter side.
+  // count, and faces that matter in a post are rarely under an eighth of the picture's shorter side.
   int detect_side = 480;
   double scale_factor = 1.1;
   int min_neighbors = 4;
-  double min_face_fraction = 1.0 / 12;  // of the shorter side of the detection copy
+  // Of the shorter side of the detection copy. 0.12 found the same faces in samples/photos as 1/12
+  // did, in two thirds of the time: the smallest scales hold most of the windows.
+  double min_face_fraction = 0.12;
   int min_face_pixels = 20;
   // An image no larger than this whose sides are within 4:3 is taken as a face crop when the
   // detector finds nothing: cascades miss faces that fill the frame, and users do upload crops.
