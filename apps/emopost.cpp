@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   evalc->add_option("--batch-size", req.batch_size, "Examples per forward pass")->capture_default_str();
   evalc->add_option("--limit", req.limit, "Evaluate only the first N examples");
   evalc->add_flag("--bf16", req.bf16, "Run the model in bf16 autocast");
+  evalc->add_flag("--int8", req.int8, "Run the transformer linears in dynamic int8");
   evalc->add_option("--out", out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   evalc->add_flag("--json", json, "Print JSON instead of Markdown");
 

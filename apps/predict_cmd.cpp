@@ -29,6 +29,7 @@ void add_predict_commands(CLI::App& app, PredictCommand& c, CLI::App*& predict, 
   predict->add_option("--margin", c.margin, "Face crop margin, a fraction of the detected box per side");
   predict->add_flag("--json", c.json, "Print JSON instead of a table");
   predict->add_flag("--explain", c.explain, "Score each caption word by occlusion");
+  predict->add_flag("--int8", c.int8, "Run the transformer linears in dynamic int8 (faster, batch-dependent)");
   predict->footer(
       "Examples:\n"
       "  emopost predict --text \"what a day 😂 #bestdayever\" --image samples/face_happy.jpg\n"
@@ -40,6 +41,7 @@ void add_predict_commands(CLI::App& app, PredictCommand& c, CLI::App*& predict, 
   calibrate->add_option("--data", c.data_root, "Data root holding text/ and faces/")->capture_default_str();
   calibrate->add_option("--out", c.out, "Output file (default MODELS/fusion.json)");
   calibrate->add_option("--limit", c.limit, "Use only N texts and faces per split (smoke runs)");
+  calibrate->add_flag("--int8", c.int8, "Run the transformer linears in dynamic int8");
 
   study = app.add_subcommand("study-faces",
                              "Measure face-detector recall and how the crop margin changes face-model accuracy");
@@ -57,6 +59,7 @@ predict::PredictorOptions predictor_options(const PredictCommand& c) {
   predict::PredictorOptions o;
   o.models_dir = c.models_dir;
   o.batch_size = c.batch_size;
+  o.int8 = c.int8;
   if (c.margin >= 0) o.face_margin = c.margin;
   return o;
 }

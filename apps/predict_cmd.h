@@ -11,7 +11,7 @@ struct PredictCommand {
   std::filesystem::path models_dir = "models";
   std::string text;
   std::filesystem::path image, input, output;
-  bool json = false, explain = false;
+  bool json = false, explain = false, int8 = false;
   int batch_size = 32;
   double margin = -1;  // < 0: the predictor's default
   std::filesystem::path data_root = "../shared/data", out, photos;

@@ -23,6 +23,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommand& c) {
   s->add_option("--max-batch-items", o.max_batch_items, "Posts per /v1/predict/batch request")->capture_default_str();
   s->add_option("--timeout", c.timeout_s, "Seconds before a request gets 504")->capture_default_str();
   s->add_option("--http-threads", o.http_threads, "Connections served at once")->capture_default_str();
+  s->add_flag("--int8", o.predictor.int8,
+              "Run the transformer linears in dynamic int8: faster, but a post's probabilities then "
+              "move slightly with the other posts in its batch");
   s->footer("Endpoints: POST /v1/predict, POST /v1/predict/batch, GET /v1/models, /healthz, /readyz, /metrics.\n"
             "SIGTERM or Ctrl-C stops accepting, finishes the requests in flight, then exits.");
   return s;

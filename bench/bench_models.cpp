@@ -1,11 +1,12 @@
 // Forward latency of the full-size models (DistilBERT-base, ViT-B/16 at 224), random init, eval
 // mode, InferenceMode, in fp32 and in bf16. Ways to run bf16 (EMOPOST_BENCH_MODES, a comma list;
-// default "fp32,bf16w"):
+// default "fp32,bf16w,int8"):
 //   bf16w          weights converted once with module->to(kBFloat16), bf16 pixels for ViT;
 //   autocast       Bf16Autocast around each forward: fp32 weights, matmuls cast to bf16 on the fly;
 //   autocast-held  one Bf16Autocast kept alive across forwards, so that autocast could cache the
 //                  bf16 weights. It cannot while the models call nn::Linear: the C++ frontend's
-//                  linear is matmul(weight.t()), and autocast does not cache views.
+//                  linear is matmul(weight.t()), and autocast does not cache views;
+//   int8           the blocks' linears in dynamic int8 (models/int8.h; oneDNN, VNNI), fp32 elsewhere.
 // bf16w is the default bf16: both ways run the same oneDNN bf16 GEMMs, and bf16w skips the
 // per-forward cast of every weight (5-15% faster at batch 1). autocast is about twice as accurate
 // (layer norm, softmax and the residual stream stay fp32). See bench/RESULTS.md.
@@ -37,13 +38,14 @@ using namespace emopost;
 using models::DistilBert;
 using models::ViT;
 
-enum class Mode { kFp32, kAutocast, kAutocastHeld, kBf16Weights };
+enum class Mode { kFp32, kAutocast, kAutocastHeld, kBf16Weights, kInt8 };
 const char* mode_name(Mode m) {
   switch (m) {
     case Mode::kFp32: return "fp32";
     case Mode::kAutocast: return "autocast";
     case Mode::kAutocastHeld: return "autocast-held";
     case Mode::kBf16Weights: return "bf16w";
+    case Mode::kInt8: return "int8";
   }
   return "?";
 }
@@ -67,9 +69,22 @@ M to_bf16(M src, M dst) {
   return dst;
 }
 
+// The same weights with the blocks' linears in dynamic int8 (see models/int8.h).
+template <typename M>
+M to_int8(M src, M dst) {
+  torch::NoGradGuard no_grad;
+  auto to = dst->named_parameters();
+  for (const auto& p : src->named_parameters()) to[p.key()].copy_(p.value());
+  dst->eval();
+  dst->quantize_int8();
+  return dst;
+}
+
 struct Models {
-  DistilBert bert{nullptr}, bert_bf16{nullptr};
-  ViT vit{nullptr}, vit_bf16{nullptr};
+  DistilBert bert{nullptr}, bert_bf16{nullptr}, bert_int8{nullptr};
+  ViT vit{nullptr}, vit_bf16{nullptr}, vit_int8{nullptr};
+  DistilBert& bert_for(Mode m) { return m == Mode::kBf16Weights ? bert_bf16 : m == Mode::kInt8 ? bert_int8 : bert; }
+  ViT& vit_for(Mode m) { return m == Mode::kBf16Weights ? vit_bf16 : m == Mode::kInt8 ? vit_int8 : vit; }
 };
 
 // Built once, on first use, from the full-size Hugging Face configs (random init).
@@ -84,9 +99,11 @@ Models& the_models() {
     out.bert = DistilBert(bc);
     out.bert->eval();
     out.bert_bf16 = to_bf16(out.bert, DistilBert(bc));
+    out.bert_int8 = to_int8(out.bert, DistilBert(bc));
     out.vit = ViT(vc);
     out.vit->eval();
     out.vit_bf16 = to_bf16(out.vit, ViT(vc));
+    out.vit_int8 = to_int8(out.vit, ViT(vc));
     return out;
   }();
   return m;
@@ -107,14 +124,13 @@ torch::Tensor image_inputs(int64_t batch) {
 models::ClassifierOutput run_bert(Mode mode, const torch::Tensor& ids, const torch::Tensor& mask) {
   auto& m = the_models();
   models::Bf16Autocast autocast(autocasts(mode));
-  auto& model = mode == Mode::kBf16Weights ? m.bert_bf16 : m.bert;
-  return model->forward_all(ids, mask, /*hidden_states=*/true);
+  return m.bert_for(mode)->forward_all(ids, mask, /*hidden_states=*/true);
 }
 models::ClassifierOutput run_vit(Mode mode, const torch::Tensor& pixels) {
   auto& m = the_models();
   models::Bf16Autocast autocast(autocasts(mode));
   if (mode == Mode::kBf16Weights) return m.vit_bf16->forward_all(pixels.to(torch::kBFloat16), true);
-  return m.vit->forward_all(pixels, true);
+  return m.vit_for(mode)->forward_all(pixels, true);
 }
 
 // Times `forward` per iteration so that the median (robust to a busy neighbour) can be reported.
@@ -140,9 +156,9 @@ void time_forwards(benchmark::State& state, Mode mode, int64_t items, F&& forwar
 
 void register_benchmarks() {
   const char* env = std::getenv("EMOPOST_BENCH_MODES");
-  const std::string wanted = "," + std::string(env && *env ? env : "fp32,bf16w") + ",";
+  const std::string wanted = "," + std::string(env && *env ? env : "fp32,bf16w,int8") + ",";
   std::vector<Mode> modes;
-  for (Mode m : {Mode::kFp32, Mode::kBf16Weights, Mode::kAutocast, Mode::kAutocastHeld})
+  for (Mode m : {Mode::kFp32, Mode::kBf16Weights, Mode::kAutocast, Mode::kAutocastHeld, Mode::kInt8})
     if (wanted.find("," + std::string(mode_name(m)) + ",") != std::string::npos) modes.push_back(m);
   for (Mode mode : modes) {
     for (auto [b, t] : {std::pair<int64_t, int64_t>{1, 32}, {1, 64}, {1, 128}, {32, 64}}) {
@@ -152,7 +168,7 @@ void register_benchmarks() {
         time_forwards(state, mode, b, [&] {
           models::Bf16Autocast autocast(autocasts(mode));  // nested in `held`: keeps its cache
           auto& m = the_models();
-          return (mode == Mode::kBf16Weights ? m.bert_bf16 : m.bert)->forward(ids, mask);
+          return m.bert_for(mode)->forward(ids, mask);
         });
       })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
     }
@@ -165,7 +181,7 @@ void register_benchmarks() {
           models::Bf16Autocast autocast(autocasts(mode));  // nested in `held`: keeps its cache
           auto& m = the_models();
           if (mode == Mode::kBf16Weights) return m.vit_bf16->forward(pixels.to(torch::kBFloat16));
-          return m.vit->forward(pixels);
+          return m.vit_for(mode)->forward(pixels);
         });
       })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
     }
@@ -189,7 +205,7 @@ constexpr double kTolerance = 2e-2;
 
 // The 2e-2 verdict is for logits; hidden states are printed for scale.
 void print_diff(const char* what, const char* mode, const Diff& d, bool verdict = true) {
-  std::printf("  %-27s %-8s max|bf16-fp32| %.3e  (max|fp32| %.3e, rel to max %.2e, rel L2 %.2e)  %s\n",
+  std::printf("  %-27s %-8s max|x-fp32| %.3e  (max|fp32| %.3e, rel to max %.2e, rel L2 %.2e)  %s\n",
               what, mode, d.max_abs, d.max_ref, d.rel_max, d.rel_norm,
               !verdict ? "" : d.max_abs <= kTolerance ? "within 2e-2" : "EXCEEDS 2e-2");
 }
@@ -207,12 +223,12 @@ void scale_head(M& model, double s) {
 void accuracy_check() {
   torch::InferenceMode inference;
   auto& m = the_models();
-  std::printf("bf16 vs fp32 (fixed random inputs, random init with initializer_range 0.02):\n");
+  std::printf("bf16 and int8 vs fp32 (fixed random inputs, random init with initializer_range 0.02):\n");
   auto [ids, mask] = text_inputs(1, 128);
   auto pixels = image_inputs(1);
   auto ref_b = run_bert(Mode::kFp32, ids, mask);
   auto ref_v = run_vit(Mode::kFp32, pixels);
-  for (Mode mode : {Mode::kAutocast, Mode::kBf16Weights}) {
+  for (Mode mode : {Mode::kAutocast, Mode::kBf16Weights, Mode::kInt8}) {
     auto b = run_bert(mode, ids, mask);
     print_diff("DistilBERT s128 logits", mode_name(mode), diff(b.logits, ref_b.logits));
     print_diff("DistilBERT s128 last hidden", mode_name(mode), diff(b.hidden_states.back(), ref_b.hidden_states.back()), false);
@@ -225,15 +241,19 @@ void accuracy_check() {
   auto pow2 = [](double target, double now) { return std::exp2(std::round(std::log2(target / now))); };
   const double sb = pow2(8.0, ref_b.logits.abs().max().item<double>());
   const double sv = pow2(8.0, ref_v.logits.abs().max().item<double>());
+  // (The int8 copies keep their own head: the head is not quantised, so scaling it there is the
+  // same as here.)
   scale_head(m.bert, sb), scale_head(m.bert_bf16, sb), scale_head(m.vit, sv), scale_head(m.vit_bf16, sv);
+  scale_head(m.bert_int8, sb), scale_head(m.vit_int8, sv);
   std::printf("with the classifier scaled to trained-size logits (x%g DistilBERT, x%g ViT):\n", sb, sv);
   ref_b = run_bert(Mode::kFp32, ids, mask);
   ref_v = run_vit(Mode::kFp32, pixels);
-  for (Mode mode : {Mode::kAutocast, Mode::kBf16Weights}) {
+  for (Mode mode : {Mode::kAutocast, Mode::kBf16Weights, Mode::kInt8}) {
     print_diff("DistilBERT s128 logits", mode_name(mode), diff(run_bert(mode, ids, mask).logits, ref_b.logits));
     print_diff("ViT b1 logits", mode_name(mode), diff(run_vit(mode, pixels).logits, ref_v.logits));
   }
   scale_head(m.bert, 1 / sb), scale_head(m.bert_bf16, 1 / sb), scale_head(m.vit, 1 / sv), scale_head(m.vit_bf16, 1 / sv);
+  scale_head(m.bert_int8, 1 / sb), scale_head(m.vit_int8, 1 / sv);
   std::printf("\n");
   std::fflush(stdout);
 }

@@ -3,6 +3,7 @@
 //                           tweet-length caption with emojis, a hashtag and a mention
 //   BM_Post/caption_only    the caption alone
 //   BM_Batch                64 posts (photo+caption) through run_batch, as `predict --input` does
+//   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 // Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
 // Threads: 2, or EMOPOST_THREADS.
 #include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
@@ -31,15 +32,18 @@ namespace fs = std::filesystem;
 const fs::path kRoot = EMOPOST_SOURCE_DIR;
 const char* kCaption = "Finally saw my best friends after two years apart!!! 😭❤️ #reunited @maria";
 
-const predict::Predictor& predictor() {
-  static const predict::Predictor p([] {
+// The default configuration (fp32) and int8 linears, side by side in one run.
+const predict::Predictor& predictor(bool int8 = false) {
+  auto make = [](bool q) {
     const char* t = std::getenv("EMOPOST_THREADS");
     models::configure_threads(t ? std::atoi(t) : 2);
     predict::PredictorOptions o;
     o.models_dir = kRoot / "models";
+    o.int8 = q;
     return o;
-  }());
-  return p;
+  };
+  static const predict::Predictor quantized(make(true)), fp32(make(false));
+  return int8 ? quantized : fp32;
 }
 
 // A 1280x720 JPEG: the group photo, scaled to 1280 wide and cut to 16:9 around the faces.
@@ -59,13 +63,13 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
-void BM_Post(benchmark::State& state, bool with_photo) {
+void BM_Post(benchmark::State& state, bool with_photo, bool int8) {
   predict::Post post{"", kCaption, std::nullopt};
   if (with_photo) post.image = photo_1280x720();
-  predictor().predict(post);  // warm-up: first-call allocations
+  predictor(int8).predict(post);  // warm-up: first-call allocations
   std::map<std::string, std::vector<double>> stages;
   for (auto _ : state) {
-    auto p = predictor().predict(post);
+    auto p = predictor(int8).predict(post);
     for (const auto& [k, v] : p.timings_ms) stages[k].push_back(v);
     if (with_photo && p.faces.size() != 4) state.SkipWithError("expected 4 faces in the photo");
   }
@@ -75,8 +79,10 @@ void BM_Post(benchmark::State& state, bool with_photo) {
     state.counters[k + "_p95"] = percentile(v, 0.95);
   }
 }
-BENCHMARK_CAPTURE(BM_Post, photo_caption, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Post, caption_only, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption, true, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only, false, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 
 void BM_Batch(benchmark::State& state) {
   const auto b64 = io::base64_encode(photo_1280x720());

@@ -179,3 +179,31 @@ TEST(Checkpoint, MismatchesAreErrorsThatListTheKeys) {
   EXPECT_NE(error_of().find("model.safetensors"), std::string::npos) << error_of();
   fs::remove_all(dir);
 }
+
+// Dynamic int8 linears (models/int8.h) against fp32 on the tiny goldens: the logits move by a few
+// percent of their range, which the shipped models' evaluation (bench/RESULTS.md) shows costs no
+// accuracy; parameter names are untouched.
+TEST(Int8, LogitsTrackFp32AndNamesStay) {
+  torch::NoGradGuard no_grad;
+  auto expected = load_tensors(kHf / "distilbert/expected.safetensors");
+  const auto& ids = expected.at("input_ids");
+  const auto& mask = expected.at("attention_mask");
+  auto bert = load_distilbert(kHf / "distilbert/tiny");
+  bert->eval();
+  auto ref = bert->forward(ids, mask);
+  auto names = bert->named_parameters().keys();
+  bert->quantize_int8();
+  auto got = bert->forward(ids, mask);
+  EXPECT_EQ(bert->named_parameters().keys(), names);
+  const double range = ref.abs().max().item<double>();
+  EXPECT_LT((got - ref).abs().max().item<double>(), 0.05 * range);
+  EXPECT_GT((got - ref).abs().max().item<double>(), 0.0);  // really int8, not the fp32 path
+
+  auto vexp = load_tensors(kHf / "vit/expected.safetensors");
+  auto vit = load_vit(kHf / "vit/tiny");
+  vit->eval();
+  auto vref = vit->forward(vexp.at("pixel_values"));
+  vit->quantize_int8();
+  auto vgot = vit->forward(vexp.at("pixel_values"));
+  EXPECT_LT((vgot - vref).abs().max().item<double>(), 0.05 * vref.abs().max().item<double>());
+}

@@ -46,19 +46,30 @@ torch::Tensor TransformerBlock::attention(const torch::Tensor& x, const torch::T
                                           bool training) {
   const auto B = x.size(0), T = x.size(1), H = o_.heads, Dh = o_.dim / o_.heads;
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, H, Dh}).transpose(1, 2); };
-  auto q = heads(q_(x)) * (1.0 / std::sqrt(static_cast<double>(Dh)));
-  auto scores = torch::matmul(q, heads(k_(x)).transpose(-1, -2));
+  auto q = heads(linear(0, x)) * (1.0 / std::sqrt(static_cast<double>(Dh)));
+  auto scores = torch::matmul(q, heads(linear(1, x)).transpose(-1, -2));
   if (key_bias.defined()) scores = scores + key_bias.to(scores.scalar_type());
   auto probs = torch::softmax(scores, -1);
   probs = torch::dropout(probs, o_.attention_dropout, training);
-  auto context = torch::matmul(probs, heads(v_(x))).transpose(1, 2).reshape({B, T, o_.dim});
-  return out_(context);
+  auto context = torch::matmul(probs, heads(linear(2, x))).transpose(1, 2).reshape({B, T, o_.dim});
+  return linear(3, context);
+}
+
+torch::Tensor TransformerBlock::linear(int i, const torch::Tensor& x) {
+  if (!int8_.empty()) return int8_[i].forward(x);
+  torch::nn::Linear* all[] = {&q_, &k_, &v_, &out_, &fc1_, &fc2_};
+  return (*all[i])(x);
+}
+
+void TransformerBlock::quantize_int8() {
+  int8_.clear();
+  for (const auto* l : {&q_, &k_, &v_, &out_, &fc1_, &fc2_}) int8_.emplace_back(*l);
 }
 
 torch::Tensor TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
                                         bool training) {
   auto mlp = [&](const torch::Tensor& h) {
-    return torch::dropout(fc2_(torch::gelu(fc1_(h))), o_.dropout, training);
+    return torch::dropout(linear(5, torch::gelu(linear(4, h))), o_.dropout, training);
   };
   if (o_.pre_norm) {
     auto h = torch::dropout(attention(norm1_(x), key_bias, training), o_.dropout, training) + x;

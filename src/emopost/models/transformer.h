@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "emopost/models/int8.h"
 #include "emopost/models/names.h"
 
 namespace emopost::models {
@@ -37,10 +38,15 @@ class TransformerBlock {
                    const BlockOptions& options);
   // x [B, T, D]; key_bias [B, 1, 1, T] additive (0 or a large negative) or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
+  // From now on the six linears run in dynamic int8 (inference only; the fp32 weights stay, so
+  // parameter names and saving are unchanged). Call again after the weights change.
+  void quantize_int8();
 
  private:
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
+  torch::Tensor linear(int i, const torch::Tensor& x);
   BlockOptions o_;
+  std::vector<Int8Linear> int8_;  // empty, or one per linear in the order q k v out fc1 fc2
   torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, out_{nullptr}, fc1_{nullptr},
       fc2_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};

@@ -20,6 +20,10 @@ class ViTImpl : public torch::nn::Module {
 
   const io::ViTConfig& config() const { return config_; }
   void init_weights();
+  // Runs the transformer blocks' linears in dynamic int8 from now on (inference; see int8.h).
+  void quantize_int8() {
+    for (auto& b : blocks_) b.quantize_int8();
+  }
   void init_head_weights();
 
  private:

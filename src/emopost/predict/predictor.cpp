@@ -170,6 +170,10 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.face_model = load_model(face_dir, "face", [&] { return models::load_vit(face_dir); });
   m.text_model->eval();
   m.face_model->eval();
+  if (m.opt.int8) {
+    m.text_model->quantize_int8();
+    m.face_model->quantize_int8();
+  }
   load_model(text_dir, "text", [&] {
     m.tokenizer = text::WordPieceTokenizer::from_file(text_dir / "vocab.txt");
     auto tok = io::read_json_file(text_dir / "tokenizer_config.json");

@@ -76,6 +76,11 @@ struct PredictorOptions {
   double face_margin = 0.0;
   size_t max_text_bytes = 20'000;  // longer captions are refused, not cut
   int batch_size = 32;             // examples per forward pass
+  // Dynamic int8 transformer linears (models/int8.h): on the test splits the shipped models score
+  // within 0.1 point of fp32 and run faster (bench/RESULTS.md). Off by default because activations
+  // are quantised per batch: a post's probabilities then move slightly (~0.3 points) with the
+  // other posts and the padding in its batch, and the default keeps every answer reproducible.
+  bool int8 = false;
 };
 
 class Predictor {

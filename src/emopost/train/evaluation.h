@@ -16,6 +16,7 @@ struct EvalRequest {
   std::string recipe = "all";
   int batch_size = 256;
   bool bf16 = false;
+  bool int8 = false;  // dynamic int8 linears (models/int8.h)
   size_t limit = 0;
 };
 

@@ -84,6 +84,7 @@ class TextTask : public Task {
   }
 
   void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_distilbert(dir)); }
+  void quantize_int8() override { model_->quantize_int8(); }
 
   fs::path vocab_path_;
 
@@ -140,6 +141,7 @@ class ImageTask : public Task {
   }
 
   void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_vit(dir)); }
+  void quantize_int8() override { model_->quantize_int8(); }
 
  private:
   models::ViT model_;

@@ -36,6 +36,8 @@ class Task {
   virtual void save(const std::filesystem::path& dir, torch::ScalarType float_dtype) = 0;
   // Replaces the weights with those of a folder written by save() (for --resume).
   virtual void load_weights(const std::filesystem::path& dir) = 0;
+  // Runs the model's transformer linears in dynamic int8 from now on (evaluation only).
+  virtual void quantize_int8() = 0;
 
  protected:
   std::map<std::string, SplitData> splits_;
