@@ -68,6 +68,7 @@ struct Server::Impl {
   std::unique_ptr<predict::Predictor> predictor;
   std::unique_ptr<MicroBatcher> batcher;
   std::atomic<bool> ready{false};
+  std::atomic<bool> stop_requested{false};
   std::string load_error;
   std::thread loader;
   int port = 0;
@@ -270,14 +271,28 @@ void Server::run() {
   if (m.port <= 0) bind();
   spdlog::info("serving http://{}:{}/ (batch up to {} posts, wait {} us)", m.opt.host, m.port,
                m.opt.batcher.max_batch, m.opt.batcher.max_wait.count());
-  m.http.listen_after_bind();  // returns after stop(), once the worker threads have finished
+  // httplib's stop() does nothing before listening has begun, so a stop() that races the start
+  // (models failing to load at once, an early SIGTERM) is repeated until listening has ended.
+  std::atomic<bool> listening_done{false};
+  std::thread stopper([&] {
+    while (!listening_done) {
+      if (m.stop_requested) m.http.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  if (!m.stop_requested) m.http.listen_after_bind();  // returns after stop(), once the workers finished
+  listening_done = true;
+  stopper.join();
   if (m.loader.joinable()) m.loader.join();
   m.batcher.reset();  // answers what is still queued
   if (!m.load_error.empty()) throw Error(m.load_error, "bad_model");
   spdlog::info("stopped");
 }
 
-void Server::stop() { impl_->http.stop(); }
+void Server::stop() {
+  impl_->stop_requested = true;
+  impl_->http.stop();
+}
 
 bool Server::ready() const { return impl_->ready; }
 
