@@ -314,3 +314,14 @@ TEST(DatasetLabelCountsTest, OutOfRangeIsAnError) {
   std::vector<TextExample> v{{"a", 0, "carer"}, {"b", 7, "carer"}};
   EXPECT_THROW(label_counts(v), Error);
 }
+
+TEST(Datasets, TakeEvenlyKeepsEveryPartOfASortedList) {
+  std::vector<int> v{0, 0, 0, 1, 1, 1, 2, 2, 2};
+  emopost::data::take_evenly(v, 3);
+  EXPECT_EQ(v, (std::vector<int>{0, 1, 2}));
+  std::vector<int> w{5, 6};
+  emopost::data::take_evenly(w, 0);
+  EXPECT_EQ(w.size(), 2u);
+  emopost::data::take_evenly(w, 5);
+  EXPECT_EQ(w.size(), 2u);
+}

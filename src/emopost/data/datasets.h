@@ -46,6 +46,17 @@ std::vector<TextExample> read_text_recipe(const std::filesystem::path& data_root
 std::vector<FaceExample> read_fer2013(const std::filesystem::path& data_root,
                                       const std::string& split);
 
+// Keeps n examples (0 = all) spread evenly through the list, so that a class-sorted list (FER2013
+// folders) keeps every class in a smoke run.
+template <typename T>
+void take_evenly(std::vector<T>& examples, size_t n) {
+  if (!n || examples.size() <= n) return;
+  std::vector<T> picked;
+  const size_t stride = examples.size() / n;
+  for (size_t i = 0; i < examples.size() && picked.size() < n; i += stride) picked.push_back(examples[i]);
+  examples = std::move(picked);
+}
+
 // Counts per label, in label order.
 std::vector<size_t> label_counts(const std::vector<TextExample>& examples);
 std::vector<size_t> label_counts(const std::vector<FaceExample>& examples);

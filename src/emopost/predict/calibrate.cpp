@@ -20,16 +20,6 @@ using fusion::Scores;
 
 namespace {
 
-template <typename T>
-void limit_to(std::vector<T>& v, size_t n) {
-  if (n && v.size() > n) {
-    // Keep every class: take an even stride through the list rather than its head.
-    std::vector<T> picked;
-    for (size_t i = 0; i < v.size() && picked.size() < n; i += v.size() / n) picked.push_back(v[i]);
-    v = std::move(picked);
-  }
-}
-
 std::vector<Scores> logits_in_chunks(size_t n, const std::string& label, const std::string& unit,
                                      const std::function<std::vector<Scores>(size_t, size_t)>& run) {
   std::vector<Scores> out;
@@ -54,8 +44,8 @@ Split load_split(const Predictor& predictor, const CalibrationRequest& r, const 
   Split s;
   auto texts = data::read_text_recipe(r.data_root, r.recipe, text_split);
   auto faces = data::read_fer2013(r.data_root, face_split);
-  limit_to(texts, r.limit);
-  limit_to(faces, r.limit);
+  data::take_evenly(texts, r.limit);
+  data::take_evenly(faces, r.limit);
   for (const auto& t : texts) s.text_labels.push_back(t.label);
   for (const auto& f : faces) s.face_labels.push_back(f.label);
   s.text_logits = logits_in_chunks(texts.size(), "text " + text_split, "text", [&](size_t b, size_t e) {
@@ -179,7 +169,7 @@ fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequ
 
 nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r) {
   auto faces = data::read_fer2013(r.data_root, r.split);
-  limit_to(faces, r.limit);
+  data::take_evenly(faces, r.limit);
   const auto& detector = predictor.detector();
   std::vector<int> labels, detected_labels;
   std::vector<cv::Mat> whole, whole_detected;

@@ -170,13 +170,7 @@ std::unique_ptr<ImageTask> image_task(models::ViT model, vision::PreprocessOptio
   auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), augment);
   for (const auto& s : splits) {
     auto examples = data::read_fer2013(data_root, s);
-    // Smoke runs take an equal share of every class (the list is sorted by class folder).
-    if (n && examples.size() > n) {
-      std::vector<data::FaceExample> picked;
-      size_t stride = examples.size() / n;
-      for (size_t i = 0; i < examples.size() && picked.size() < n; i += stride) picked.push_back(examples[i]);
-      examples = std::move(picked);
-    }
+    data::take_evenly(examples, n);  // the list is sorted by class folder
     task->add_split(s, examples);
   }
   return task;
