@@ -253,30 +253,6 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
     if (work[i].error_code.empty()) work[i].error_code = e.code(), work[i].error_message = e.what();
   };
 
-  // Pictures are decoded and searched for faces after the text model has run, not beside it: on 2
-  // cores OpenCV's and torch's thread pools then fight, and both stages got slower (measured).
-  double decode_ms = 0, detect_ms = 0;
-  auto read_images = [&] {
-    for (size_t i = 0; i < posts.size(); ++i) {
-      if (!posts[i].image) continue;
-      try {
-        auto t = Clock::now();
-        work[i].image = vision::decode_rgb(*posts[i].image, m.opt.decode);
-        decode_ms += ms_since(t);
-        t = Clock::now();
-        work[i].boxes = m.detector->detect(work[i].image);
-        for (const auto& f : work[i].boxes)
-          work[i].crops.push_back(f.whole_image ? work[i].image
-                                                : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
-        detect_ms += ms_since(t);
-      } catch (const Error& e) {
-        fail(i, e);
-      } catch (const cv::Exception& e) {
-        fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
-      }
-    }
-  };
-
   auto t = Clock::now();
   std::vector<std::vector<std::vector<int64_t>>> per_text;
   std::vector<size_t> text_owner;
@@ -301,7 +277,27 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
   t = Clock::now();
   auto text_logits = m.text_logits_of(per_text);
   const double text_ms = ms_since(t);
-  read_images();
+  // Pictures are decoded and searched for faces after the text model has run, not beside it: on 2
+  // cores OpenCV's and torch's thread pools then fight, and both stages got slower (measured).
+  double decode_ms = 0, detect_ms = 0;
+  for (size_t i = 0; i < posts.size(); ++i) {
+    if (!posts[i].image) continue;
+    try {
+      auto t0 = Clock::now();
+      work[i].image = vision::decode_rgb(*posts[i].image, m.opt.decode);
+      decode_ms += ms_since(t0);
+      t0 = Clock::now();
+      work[i].boxes = m.detector->detect(work[i].image);
+      for (const auto& f : work[i].boxes)
+        work[i].crops.push_back(f.whole_image ? work[i].image
+                                              : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
+      detect_ms += ms_since(t0);
+    } catch (const Error& e) {
+      fail(i, e);
+    } catch (const cv::Exception& e) {
+      fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
+    }
+  }
 
   t = Clock::now();
   std::vector<cv::Mat> crops;
