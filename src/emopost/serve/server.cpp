@@ -233,8 +233,11 @@ Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>()) {
   auto& m = *impl_;
   m.opt = std::move(options);
   m.http.set_payload_max_length(m.opt.max_body_bytes);
-  m.http.set_read_timeout(m.opt.request_timeout);
-  m.http.set_write_timeout(m.opt.request_timeout);
+  // Socket timeouts follow the request timeout, but never drop to 0: httplib would then fail to
+  // read even a small body that is already on its way.
+  const auto io_timeout = std::max(m.opt.request_timeout, std::chrono::seconds(1));
+  m.http.set_read_timeout(io_timeout);
+  m.http.set_write_timeout(io_timeout);
   const int threads = m.opt.http_threads;
   m.http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   m.routes();
