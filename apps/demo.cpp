@@ -9,6 +9,7 @@
 #include "emopost/core/labels.h"
 #include "emopost/core/runtime.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/image_classifier.h"
 #include "emopost/models/runtime.h"
 #include "emopost/text/tokenizer.h"
 #include "emopost/vision/preprocess.h"
@@ -72,23 +73,21 @@ int run_demo(const DemoOptions& o, int threads) {
   // Face: the shipped model, else a small randomly initialised ViT on 48x48 grey.
   auto face_dir = o.models_dir / "face";
   bool trained_face = fs::exists(face_dir / "model.safetensors");
-  models::ViT face_model{nullptr};
+  std::optional<models::ImageClassifier> face_model;
   vision::PreprocessOptions pre;
   if (trained_face) {
-    face_model = models::load_vit(face_dir);
-    auto p = io::ImageProcessorConfig::from_json(io::read_json_file(face_dir / "preprocessor_config.json"));
-    pre.mean = p.image_mean, pre.std = p.image_std;
+    face_model = models::ImageClassifier::load(face_dir);
+    pre = vision::from_processor_config(models::read_processor_config(face_dir, *face_model), face_model->num_channels());
   } else {
-    io::ViTConfig c;
-    c.image_size = 48, c.patch_size = 8, c.num_channels = 1, c.hidden_size = 256;
-    c.num_hidden_layers = 6, c.num_attention_heads = 4, c.intermediate_size = 512;
-    c.id2label = labels;
-    face_model = models::ViT(c);
+    face_model = models::ImageClassifier::create({{"model_type", "vit"}, {"image_size", 48}, {"patch_size", 8},
+                                                  {"num_channels", 1}, {"hidden_size", 256},
+                                                  {"num_hidden_layers", 6}, {"num_attention_heads", 4},
+                                                  {"intermediate_size", 512}},
+                                                 labels);
+    pre.height = pre.width = 48, pre.channels = 1;
     pre.mean = {0.5}, pre.std = {0.5};
   }
-  face_model->eval();
-  pre.height = pre.width = face_model->config().image_size;
-  pre.channels = face_model->config().num_channels;
+  face_model->module().eval();
   t0 = std::chrono::steady_clock::now();
   auto rgb = vision::read_rgb(o.image);
   double decode_ms = ms_since(t0);

@@ -13,10 +13,12 @@
 #include "emopost/models/checkpoint.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using namespace emopost;
 using namespace emopost::train;
+using emopost::test::expect_error;
 
 namespace {
 
@@ -123,6 +125,34 @@ TEST(Train, SameSeedSameResult) {
   auto b = fit(c, false);
   EXPECT_EQ(a.history[0]["train_loss"], b.history[0]["train_loss"]);
   EXPECT_EQ(a.history[0]["val_loss"], b.history[0]["val_loss"]);
+  auto out = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best",
+                             .data_root = c.data_root, .split = "test"});
+  EXPECT_EQ(out.json["pooled"]["total"], 14);
+  fs::remove_all(c.output_dir);
+}
+
+// The face ResNet trains and resumes like the ViT; its BatchNorm statistics travel with the weights.
+TEST(Train, ResNetSmokeRunResumesWithBatchNormState) {
+  auto c = smoke("image");
+  c.model_config = {{"model_type", "resnet"}, {"num_channels", 1}, {"embedding_size", 8},
+                    {"hidden_sizes", {8, 16}}, {"depths", {1, 1}}, {"layer_type", "basic"}};
+  c.image_size = 0;
+  expect_error([&] { fit(c, false); }, "give \"image_size\"");
+  c.image_size = 40;
+  c.epochs = 1;
+  fit(c, false);
+  auto first = models::load_tensors(c.output_dir / "last/model.safetensors");
+  const std::string counter = "resnet.embedder.embedder.normalization.num_batches_tracked";
+  EXPECT_GT(first.at(counter).item<int64_t>(), 0);
+  EXPECT_GT(first.at("resnet.embedder.embedder.normalization.running_var").abs().sum().item<double>(), 0);
+  c.epochs = 2;
+  auto second = fit(c, /*resume=*/true);
+  EXPECT_EQ(second.epochs_run, 1);
+  auto last = models::load_tensors(c.output_dir / "last/model.safetensors");
+  // The counter went on from where the first run left it, so the statistics were resumed too.
+  EXPECT_EQ(last.at(counter).item<int64_t>(), 2 * first.at(counter).item<int64_t>());
+  auto processor = io::read_json_file(c.output_dir / "best/preprocessor_config.json");
+  EXPECT_EQ(processor["size"]["height"], 40);
   auto out = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best",
                              .data_root = c.data_root, .split = "test"});
   EXPECT_EQ(out.json["pooled"]["total"], 14);

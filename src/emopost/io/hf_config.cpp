@@ -85,6 +85,14 @@ class Reader {
       out = v->get<bool>();
     }
   }
+  void get(std::vector<int>& out, const std::string& key) {
+    auto v = take(key);
+    if (!v) return;
+    if (!v->is_array() || v->empty())
+      fail(key, fmt::format("expected a non-empty array of integers, got {}", v->dump()));
+    out.clear();
+    for (const json& x : *v) out.push_back(to_int(key, x));
+  }
   void get(std::string& out, const std::string& key) {
     if (auto v = take(key)) {
       if (!v->is_string()) fail(key, fmt::format("expected a string, got {}", v->type_name()));
@@ -246,6 +254,46 @@ nlohmann::json ViTConfig::to_json() const {
   j["model_type"] = "vit";
   put_labels(j, id2label, "ViTForImageClassification");
   return j;
+}
+
+ResNetConfig ResNetConfig::from_json(const nlohmann::json& j) {
+  ResNetConfig c;
+  Reader r(j, "ResNet config");
+  r.expect_model_type("resnet");
+  r.get(c.num_channels, "num_channels");
+  r.get(c.embedding_size, "embedding_size");
+  r.get(c.hidden_sizes, "hidden_sizes");
+  r.get(c.depths, "depths");
+  r.get(c.layer_type, "layer_type");
+  r.get(c.hidden_act, "hidden_act");
+  r.get(c.downsample_in_first_stage, "downsample_in_first_stage");
+  r.get(c.downsample_in_bottleneck, "downsample_in_bottleneck");
+  if (c.hidden_sizes.size() != c.depths.size())
+    r.fail("depths", fmt::format("has {} stages but hidden_sizes has {}", c.depths.size(),
+                                 c.hidden_sizes.size()));
+  c.id2label = r.labels();
+  c.extra = std::move(r).rest();
+  return c;
+}
+
+nlohmann::json ResNetConfig::to_json() const {
+  json j = base_of(extra);
+  j["num_channels"] = num_channels;
+  j["embedding_size"] = embedding_size;
+  j["hidden_sizes"] = hidden_sizes;
+  j["depths"] = depths;
+  j["layer_type"] = layer_type;
+  j["hidden_act"] = hidden_act;
+  j["downsample_in_first_stage"] = downsample_in_first_stage;
+  j["downsample_in_bottleneck"] = downsample_in_bottleneck;
+  j["model_type"] = "resnet";
+  put_labels(j, id2label, "ResNetForImageClassification");
+  return j;
+}
+
+std::string model_type_of(const nlohmann::json& config) {
+  auto it = config.is_object() ? config.find("model_type") : config.end();
+  return it != config.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 ImageProcessorConfig ImageProcessorConfig::from_json(const nlohmann::json& j) {

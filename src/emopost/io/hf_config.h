@@ -1,5 +1,5 @@
 #pragma once
-// config.json for DistilBERT and ViT with Hugging Face keys. Keys this code does not know are
+// config.json for DistilBERT, ViT and ResNet with Hugging Face keys. Keys this code does not know are
 // kept in `extra` and written back unchanged, so a round trip loses nothing.
 #include <filesystem>
 #include <map>
@@ -54,6 +54,28 @@ struct ViTConfig {
   static ViTConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;
 };
+
+// ResNetForImageClassification (transformers' ResNetConfig). The input side is not part of it: it
+// lives in preprocessor_config.json.
+struct ResNetConfig {
+  int num_channels = 3;
+  int embedding_size = 64;
+  std::vector<int> hidden_sizes{256, 512, 1024, 2048};
+  std::vector<int> depths{3, 4, 6, 3};
+  std::string layer_type = "bottleneck";  // or "basic"
+  std::string hidden_act = "relu";
+  bool downsample_in_first_stage = false;
+  bool downsample_in_bottleneck = false;
+  std::vector<std::string> id2label;
+  nlohmann::json extra = nlohmann::json::object();
+
+  int num_labels() const { return static_cast<int>(id2label.size()); }
+  static ResNetConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
+// The model_type of a config.json ("vit", "resnet", ...), or "" when it has none.
+std::string model_type_of(const nlohmann::json& config);
 
 // The preprocessor_config.json of a ViT checkpoint (ViTImageProcessor keys).
 struct ImageProcessorConfig {

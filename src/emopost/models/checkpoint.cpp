@@ -91,9 +91,11 @@ std::string LoadReport::summary() const {
 LoadReport load_state(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
                       const ArchitectureNames& names, const ArchitectureNames* alt, int num_layers,
                       const std::string& origin, bool fresh_head) {
-  auto params = module.named_parameters();
+  // Parameters and buffers (ResNet's BatchNorm statistics) alike are checkpoint keys.
+  std::map<std::string, torch::Tensor> params;
   std::vector<std::string> canonical;
-  for (const auto& p : params) canonical.push_back(p.key());
+  for (const auto& p : module.named_parameters()) params[p.key()] = p.value(), canonical.push_back(p.key());
+  for (const auto& b : module.named_buffers()) params[b.key()] = b.value(), canonical.push_back(b.key());
 
   LoadReport report;
   std::vector<std::string> unexpected, mismatched;
@@ -108,15 +110,18 @@ LoadReport load_state(torch::nn::Module& module, const std::map<std::string, tor
       report.ignored.push_back(key);
       continue;
     }
-    const auto& target = params[*name];
+    const auto& target = params.at(*name);
     if (target.sizes() != tensor.sizes())
       mismatched.push_back(fmt::format("{} (checkpoint {}, model {})", key, c10::str(tensor.sizes()),
                                        c10::str(target.sizes())));
     found[*name] = &tensor;
   }
   std::vector<std::string> missing;
-  for (const auto& name : canonical)
-    if (!found.count(name)) (has_prefix(name, names.head) ? report.initialized : missing).push_back(name);
+  for (const auto& name : canonical) {
+    // transformers' own loader tolerates checkpoints without BatchNorm's step counter.
+    if (found.count(name) || name.ends_with(".num_batches_tracked")) continue;
+    (has_prefix(name, names.head) ? report.initialized : missing).push_back(name);
+  }
 
   std::sort(report.initialized.begin(), report.initialized.end());
   std::sort(report.ignored.begin(), report.ignored.end());
@@ -129,7 +134,7 @@ LoadReport load_state(torch::nn::Module& module, const std::map<std::string, tor
                             problems));
 
   torch::NoGradGuard no_grad;
-  for (auto& [name, tensor] : found) params[name].copy_(*tensor);
+  for (auto& [name, tensor] : found) params.at(name).copy_(*tensor);
   return report;
 }
 
@@ -148,7 +153,7 @@ Model load_model(const std::filesystem::path& dir, const LoadOptions& options, L
   }
   Model model(config);
   auto file = dir / "model.safetensors";
-  auto r = load_state(*model, load_tensors(file), names, alt, config.*num_layers, file.string(),
+  auto r = load_state(*model, load_tensors(file), names, alt, num_layers ? config.*num_layers : 0, file.string(),
                       fresh_head);
   if (!r.initialized.empty() || !r.ignored.empty()) spdlog::info("{}: {}", dir.string(), r.summary());
   if (report) *report = r;
@@ -161,6 +166,7 @@ void save_model(torch::nn::Module& module, const nlohmann::json& config,
   std::filesystem::create_directories(dir);
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& p : module.named_parameters()) tensors.emplace_back(p.key(), p.value());
+  for (const auto& b : module.named_buffers()) tensors.emplace_back(b.key(), b.value());
   auto json = config;
   json["dtype"] = float_dtype == torch::kHalf ? "float16" : "float32";
   // Write to a temporary name first so that a crash never leaves a half-written checkpoint.
@@ -181,6 +187,14 @@ ViT load_vit(const std::filesystem::path& dir, const LoadOptions& options, LoadR
   return load_model<ViT, io::ViTConfig>(dir, options, report, vit_names(),
                                         &vit_names_transformers5(),
                                         &io::ViTConfig::num_hidden_layers);
+}
+
+ResNet load_resnet(const std::filesystem::path& dir, const LoadOptions& options, LoadReport* report) {
+  return load_model<ResNet, io::ResNetConfig>(dir, options, report, resnet_names(), nullptr, nullptr);
+}
+
+void save_pretrained(ResNet& model, const std::filesystem::path& dir, torch::ScalarType float_dtype) {
+  save_model(*model, model->config().to_json(), dir, float_dtype);
 }
 
 void save_pretrained(DistilBert& model, const std::filesystem::path& dir,

@@ -10,6 +10,7 @@
 
 #include "emopost/io/safetensors.h"
 #include "emopost/models/distilbert.h"
+#include "emopost/models/resnet.h"
 #include "emopost/models/vit.h"
 
 namespace emopost::models {
@@ -34,7 +35,7 @@ struct LoadOptions {
   std::optional<std::vector<std::string>> labels;
 };
 
-// Copies `tensors` into `module`, mapping names through the architecture table. Missing head keys
+// Copies `tensors` into `module` (parameters and buffers), mapping names through the architecture table. Missing head keys
 // are initialised fresh (and reported); any other missing or unexpected key or a shape mismatch
 // throws emopost::Error listing the keys.
 LoadReport load_state(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& tensors,
@@ -45,11 +46,15 @@ DistilBert load_distilbert(const std::filesystem::path& dir, const LoadOptions& 
                            LoadReport* report = nullptr);
 ViT load_vit(const std::filesystem::path& dir, const LoadOptions& options = {},
              LoadReport* report = nullptr);
+ResNet load_resnet(const std::filesystem::path& dir, const LoadOptions& options = {},
+                   LoadReport* report = nullptr);
 
 // config.json + model.safetensors in Hugging Face layout (float_dtype: kFloat or kHalf).
 void save_pretrained(DistilBert& model, const std::filesystem::path& dir,
                      torch::ScalarType float_dtype = torch::kFloat);
 void save_pretrained(ViT& model, const std::filesystem::path& dir,
+                     torch::ScalarType float_dtype = torch::kFloat);
+void save_pretrained(ResNet& model, const std::filesystem::path& dir,
                      torch::ScalarType float_dtype = torch::kFloat);
 
 }  // namespace emopost::models

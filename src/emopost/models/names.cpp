@@ -54,6 +54,19 @@ const ArchitectureNames& vit_names() {
   return names;
 }
 
+const ArchitectureNames& resnet_names() {
+  static const ArchitectureNames names{
+      .model_type = "resnet",
+      .base = "resnet",
+      .stem = {{"embedder", "resnet.embedder.embedder"}},
+      .block = {.prefix = "resnet.encoder.stages.{}.layers.{}."},
+      .top = {{"classifier", "classifier.1"}},  // classifier.0 is transformers' Flatten
+      .head = {"classifier."},
+      .ignored = {},
+  };
+  return names;
+}
+
 const ArchitectureNames& vit_names_transformers5() {
   static const ArchitectureNames names = [] {
     ArchitectureNames n = vit_names();

@@ -1,5 +1,5 @@
 #pragma once
-// The one table of checkpoint names per architecture. Both architectures are stacks of the same
+// The one table of checkpoint names per architecture. DistilBERT and ViT are stacks of the same
 // transformer block (q, k, v, o, two norms, a two-layer MLP); only the names and the norm placement
 // differ, so a block is described by role -> name, and the model code never spells a name itself.
 // No torch here.
@@ -30,6 +30,11 @@ struct ArchitectureNames {
 // As saved by transformers' save_pretrained and published on the Hugging Face hub.
 const ArchitectureNames& distilbert_names();
 const ArchitectureNames& vit_names();
+
+// ResNetForImageClassification. Not a transformer: its stages of residual layers are placed at
+// `block.prefix` formatted with (stage, layer); inside a layer the names follow transformers'
+// modules directly ("shortcut.convolution", "layer.0.normalization", ...).
+const ArchitectureNames& resnet_names();
 
 // transformers 5 renamed ViT's modules in memory (state_dict() gives "vit.layers.0.attention.q_proj")
 // while it still saves the names above. Loading accepts both.

@@ -13,6 +13,7 @@
 #include "emopost/core/error.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/image_classifier.h"
 #include "emopost/text/tokenizer.h"
 
 namespace emopost::predict {
@@ -58,7 +59,7 @@ struct Predictor::Impl {
   PredictorOptions opt;
   // forward() is not const in libtorch, but inference changes no state, so calls may overlap.
   mutable models::DistilBert text_model{nullptr};
-  mutable models::ViT face_model{nullptr};
+  mutable std::optional<models::ImageClassifier> face_model;
   std::optional<text::WordPieceTokenizer> tokenizer;
   std::optional<text::TextNormalizer> normalizer;
   std::optional<vision::FaceDetector> detector;
@@ -167,9 +168,9 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.opt = std::move(options);
   const fs::path text_dir = m.opt.models_dir / "text", face_dir = m.opt.models_dir / "face";
   m.text_model = load_model(text_dir, "text", [&] { return models::load_distilbert(text_dir); });
-  m.face_model = load_model(face_dir, "face", [&] { return models::load_vit(face_dir); });
+  m.face_model = load_model(face_dir, "face", [&] { return models::ImageClassifier::load(face_dir); });
   m.text_model->eval();
-  m.face_model->eval();
+  m.face_model->module().eval();
   if (m.opt.int8) {
     m.text_model->quantize_int8();
     m.face_model->quantize_int8();
@@ -182,12 +183,8 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
     return 0;
   });
   load_model(face_dir, "face", [&] {
-    auto p = io::ImageProcessorConfig::from_json(io::read_json_file(face_dir / "preprocessor_config.json"));
-    m.face_pre.height = m.face_pre.width = m.face_model->config().image_size;
-    m.face_pre.channels = m.face_model->config().num_channels;
-    m.face_pre.mean = p.image_mean;
-    m.face_pre.std = p.image_std;
-    m.face_pre.rescale_factor = p.rescale_factor;
+    auto p = models::read_processor_config(face_dir, *m.face_model);
+    m.face_pre = vision::from_processor_config(p, m.face_model->num_channels());
     return 0;
   });
   std::vector<std::string> vocab;

@@ -40,6 +40,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "vocab", vocab, seen, origin);
   take(j, "max_length", c.max_length, seen, origin);
   take(j, "image_channels", c.image_channels, seen, origin);
+  take(j, "image_size", c.image_size, seen, origin);
   take(j, "image_mean", c.image_mean, seen, origin);
   take(j, "image_std", c.image_std, seen, origin);
   take(j, "augment", c.augment, seen, origin);
@@ -78,6 +79,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
     fail("\"class_weights\" must be \"none\", \"inverse\" or \"sqrt_inverse\"");
   if (c.save_dtype != "float32" && c.save_dtype != "float16") fail("\"save_dtype\" must be \"float32\" or \"float16\"");
   if (c.image_channels != 1 && c.image_channels != 3) fail("\"image_channels\" must be 1 or 3");
+  if (c.image_size != 0 && c.image_size < 32) fail("\"image_size\" must be 0 (the model's) or at least 32");
   if (c.image_mean.size() != static_cast<size_t>(c.image_channels) ||
       c.image_std.size() != static_cast<size_t>(c.image_channels))
     fail("\"image_mean\" and \"image_std\" need one value per channel");
@@ -98,6 +100,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"vocab", vocab.string()},
           {"max_length", max_length},
           {"image_channels", image_channels},
+          {"image_size", image_size},
           {"image_mean", image_mean},
           {"image_std", image_std},
           {"augment", augment},

@@ -17,12 +17,13 @@ struct TrainConfig {
 
   // The model: either a Hugging Face checkpoint folder to start from, or a config to start fresh.
   std::filesystem::path init_from;
-  nlohmann::json model_config;        // config.json keys (DistilBERT or ViT)
+  nlohmann::json model_config;        // config.json keys (DistilBERT, ViT or ResNet)
   std::filesystem::path vocab = "assets/vocab/bert-base-uncased-vocab.txt";
   int max_length = 64;                // tokens per text, [CLS] and [SEP] included
 
   // Faces: the model's input (grey or RGB, side) and normalisation.
   int image_channels = 1;
+  int image_size = 0;  // faces are resized to this side; 0 = the model's own (ViT's image_size)
   std::vector<double> image_mean{0.5}, image_std{0.5};
   bool augment = true;
 

@@ -10,6 +10,7 @@
 #include "emopost/data/datasets.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/image_classifier.h"
 #include "emopost/text/tokenizer.h"
 #include "emopost/vision/augment.h"
 #include "emopost/vision/preprocess.h"
@@ -28,10 +29,13 @@ namespace {
 
 std::vector<std::string> all_labels() { return {kLabels.begin(), kLabels.end()}; }
 
-void copy_parameters(torch::nn::Module& to, const torch::nn::Module& from) {
+// Parameters and buffers (BatchNorm statistics), for --resume.
+void copy_state(torch::nn::Module& to, const torch::nn::Module& from) {
   torch::NoGradGuard no_grad;
   auto src = from.named_parameters();
   for (auto& p : to.named_parameters()) p.value().copy_(src[p.key()]);
+  auto buffers = from.named_buffers();
+  for (auto& b : to.named_buffers()) b.value().copy_(buffers[b.key()]);
 }
 
 template <typename T>
@@ -83,7 +87,7 @@ class TextTask : public Task {
                          {"tokenizer_class", "BertTokenizer"}});
   }
 
-  void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_distilbert(dir)); }
+  void load_weights(const fs::path& dir) override { copy_state(*model_, *models::load_distilbert(dir)); }
   void quantize_int8() override { model_->quantize_int8(); }
 
   fs::path vocab_path_;
@@ -97,7 +101,7 @@ class TextTask : public Task {
 
 class ImageTask : public Task {
  public:
-  ImageTask(models::ViT model, vision::PreprocessOptions pre, bool augment)
+  ImageTask(models::ImageClassifier model, vision::PreprocessOptions pre, bool augment)
       : model_(std::move(model)), pre_(std::move(pre)), augment_(augment) {}
 
   void add_split(const std::string& name, const std::vector<data::FaceExample>& examples) {
@@ -114,8 +118,8 @@ class ImageTask : public Task {
     bar.finish();
   }
 
-  torch::nn::Module& module() override { return *model_; }
-  std::string model_type() const override { return "vit"; }
+  torch::nn::Module& module() override { return model_.module(); }
+  std::string model_type() const override { return model_.model_type(); }
 
   torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool augment,
                        std::mt19937& rng) override {
@@ -128,23 +132,21 @@ class ImageTask : public Task {
       auto chw = vision::preprocess(img, pre_);
       std::memcpy(pixels[r].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
     }
-    return model_->forward(pixels);
+    return model_.forward(pixels);
   }
 
   void save(const fs::path& dir, torch::ScalarType dtype) override {
-    models::save_pretrained(model_, dir, dtype);
-    io::ImageProcessorConfig p;
-    p.height = pre_.height, p.width = pre_.width;
-    p.image_mean = pre_.mean, p.image_std = pre_.std;
-    p.rescale_factor = pre_.rescale_factor;
-    io::write_json_file(dir / "preprocessor_config.json", p.to_json());
+    model_.save(dir, dtype);
+    io::write_json_file(dir / "preprocessor_config.json", vision::to_processor_config(pre_).to_json());
   }
 
-  void load_weights(const fs::path& dir) override { copy_parameters(*model_, *models::load_vit(dir)); }
-  void quantize_int8() override { model_->quantize_int8(); }
+  void load_weights(const fs::path& dir) override {
+    copy_state(model_.module(), models::ImageClassifier::load(dir).module());
+  }
+  void quantize_int8() override { model_.quantize_int8(); }
 
  private:
-  models::ViT model_;
+  models::ImageClassifier model_;
   vision::PreprocessOptions pre_;
   bool augment_;
   std::map<std::string, std::vector<cv::Mat>> images_;
@@ -164,7 +166,7 @@ std::unique_ptr<TextTask> text_task(models::DistilBert model, const fs::path& vo
   return task;
 }
 
-std::unique_ptr<ImageTask> image_task(models::ViT model, vision::PreprocessOptions pre, bool augment,
+std::unique_ptr<ImageTask> image_task(models::ImageClassifier model, vision::PreprocessOptions pre, bool augment,
                                       const fs::path& data_root, const std::vector<std::string>& splits,
                                       size_t n) {
   auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), augment);
@@ -174,16 +176,6 @@ std::unique_ptr<ImageTask> image_task(models::ViT model, vision::PreprocessOptio
     task->add_split(s, examples);
   }
   return task;
-}
-
-vision::PreprocessOptions face_preprocess(int size, int channels, std::vector<double> mean,
-                                          std::vector<double> std) {
-  vision::PreprocessOptions p;
-  p.height = p.width = size;
-  p.channels = channels;
-  p.mean = std::move(mean);
-  p.std = std::move(std);
-  return p;
 }
 
 }  // namespace
@@ -204,19 +196,20 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
                               c.max_length, model->config().max_position_embeddings));
     return text_task(model, c.vocab, c.max_length, c.data_root, c.recipe, splits, c.limit_examples);
   }
-  models::ViT model{nullptr};
-  if (!c.init_from.empty()) {
-    model = models::load_vit(c.init_from, labels);
-  } else {
-    auto config = io::ViTConfig::from_json(c.model_config);
-    config.id2label = all_labels();
-    model = models::ViT(config);
-  }
-  if (model->config().num_channels != c.image_channels)
+  auto model = c.init_from.empty() ? models::ImageClassifier::create(c.model_config, all_labels())
+                                    : models::ImageClassifier::load(c.init_from, labels);
+  if (model.num_channels() != c.image_channels)
     throw Error(fmt::format("image_channels {} disagrees with the model's num_channels {}",
-                            c.image_channels, model->config().num_channels));
-  auto pre = face_preprocess(model->config().image_size, c.image_channels, c.image_mean, c.image_std);
-  return image_task(model, pre, c.augment, c.data_root, splits, c.limit_examples);
+                            c.image_channels, model.num_channels()));
+  const int side = c.image_size ? c.image_size : model.image_size();
+  if (side == 0) throw Error("a " + model.model_type() + " model takes any input size: give \"image_size\"");
+  if (model.image_size() && side != model.image_size())
+    throw Error(fmt::format("image_size {} disagrees with the model's image_size {}", side, model.image_size()));
+  io::ImageProcessorConfig processor;
+  processor.height = processor.width = side;
+  processor.image_mean = c.image_mean, processor.image_std = c.image_std;
+  auto pre = vision::from_processor_config(processor, c.image_channels);
+  return image_task(std::move(model), pre, c.augment, c.data_root, splits, c.limit_examples);
 }
 
 std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_dir,
@@ -229,12 +222,9 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
     return text_task(model, model_dir / "vocab.txt", max_length, data_root, recipe, splits, n);
   }
   if (kind == "image") {
-    auto model = models::load_vit(model_dir);
-    auto p = io::ImageProcessorConfig::from_json(io::read_json_file(model_dir / "preprocessor_config.json"));
-    // preprocess() matches mean/std to the channel count (and names a mismatch), so pass them as saved.
-    auto pre = face_preprocess(model->config().image_size, model->config().num_channels, p.image_mean,
-                               p.image_std);
-    return image_task(model, pre, false, data_root, splits, n);
+    auto model = models::ImageClassifier::load(model_dir);
+    auto pre = vision::from_processor_config(models::read_processor_config(model_dir, model), model.num_channels());
+    return image_task(std::move(model), pre, false, data_root, splits, n);
   }
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
 }

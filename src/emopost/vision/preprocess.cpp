@@ -383,6 +383,25 @@ cv::Mat rgb_to_luma(const cv::Mat& rgb) {
   return grey;
 }
 
+PreprocessOptions from_processor_config(const io::ImageProcessorConfig& p, int channels) {
+  PreprocessOptions o;
+  o.height = p.height, o.width = p.width, o.channels = channels;
+  o.do_resize = p.do_resize, o.do_rescale = p.do_rescale, o.do_normalize = p.do_normalize;
+  o.rescale_factor = p.rescale_factor;
+  // preprocess() matches mean/std to the channel count (and names a mismatch), so pass them as saved.
+  o.mean = p.image_mean, o.std = p.image_std;
+  return o;
+}
+
+io::ImageProcessorConfig to_processor_config(const PreprocessOptions& o) {
+  io::ImageProcessorConfig p;
+  p.height = o.height, p.width = o.width;
+  p.do_resize = o.do_resize, p.do_rescale = o.do_rescale, p.do_normalize = o.do_normalize;
+  p.rescale_factor = o.rescale_factor;
+  p.image_mean = o.mean, p.image_std = o.std;
+  return p;
+}
+
 std::vector<float> preprocess(const cv::Mat& rgb, const PreprocessOptions& o) {
   if (o.channels != 1 && o.channels != 3)
     throw Error(fmt::format("preprocess: channels must be 1 or 3, not {}", o.channels));

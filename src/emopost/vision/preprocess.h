@@ -8,6 +8,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "emopost/io/hf_config.h"
+
 namespace emopost::vision {
 
 struct DecodeLimits {
@@ -30,6 +32,10 @@ struct PreprocessOptions {
   std::vector<double> mean{0.5, 0.5, 0.5};
   std::vector<double> std{0.5, 0.5, 0.5};
 };
+
+// A checkpoint's preprocessor_config.json as options, and back.
+PreprocessOptions from_processor_config(const io::ImageProcessorConfig& p, int channels);
+io::ImageProcessorConfig to_processor_config(const PreprocessOptions& o);
 
 // RGB 8-bit image -> float CHW [channels, height, width]: antialiased bilinear resize (see
 // resize_bilinear_antialias), x rescale_factor, (x - mean) / std. channels=1 takes the luma first

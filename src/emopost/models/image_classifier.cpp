@@ -1,0 +1,82 @@
+#include "emopost/models/image_classifier.h"
+
+#include <fmt/format.h>
+
+#include "emopost/core/error.h"
+#include "emopost/io/hf_config.h"
+
+namespace emopost::models {
+
+namespace {
+
+std::string checked_type(const nlohmann::json& config, const std::string& origin) {
+  auto type = io::model_type_of(config);
+  if (type.empty()) type = "vit";  // configs written before ResNet existed name no type
+  if (type != "vit" && type != "resnet")
+    throw Error(origin + ": model_type \"" + type + "\" is not an image classifier (use vit or resnet)");
+  return type;
+}
+
+}  // namespace
+
+ImageClassifier ImageClassifier::load(const std::filesystem::path& dir, const LoadOptions& options) {
+  ImageClassifier m;
+  auto config_file = dir / "config.json";
+  if (checked_type(io::read_json_file(config_file), config_file.string()) == "vit")
+    m.vit_ = load_vit(dir, options);
+  else
+    m.resnet_ = load_resnet(dir, options);
+  return m;
+}
+
+ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std::vector<std::string> labels) {
+  ImageClassifier m;
+  if (checked_type(model_config, "model_config") == "vit") {
+    auto c = io::ViTConfig::from_json(model_config);
+    c.id2label = std::move(labels);
+    m.vit_ = ViT(c);
+  } else {
+    auto c = io::ResNetConfig::from_json(model_config);
+    c.id2label = std::move(labels);
+    m.resnet_ = ResNet(c);
+  }
+  return m;
+}
+
+torch::Tensor ImageClassifier::forward(const torch::Tensor& pixels) {
+  return vit_ ? vit_->forward(pixels) : resnet_->forward(pixels);
+}
+
+torch::nn::Module& ImageClassifier::module() {
+  return vit_ ? static_cast<torch::nn::Module&>(*vit_) : *resnet_;
+}
+
+int ImageClassifier::num_channels() const {
+  return vit_ ? vit_->config().num_channels : resnet_->config().num_channels;
+}
+
+int ImageClassifier::image_size() const { return vit_ ? vit_->config().image_size : 0; }
+
+void ImageClassifier::quantize_int8() {
+  if (vit_) vit_->quantize_int8();
+}
+
+void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType float_dtype) {
+  if (vit_)
+    save_pretrained(vit_, dir, float_dtype);
+  else
+    save_pretrained(resnet_, dir, float_dtype);
+}
+
+io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model) {
+  auto file = dir / "preprocessor_config.json";
+  auto p = io::ImageProcessorConfig::from_json(io::read_json_file(file));
+  if (p.height < 32 || p.width < 32)
+    throw Error(fmt::format("{}: size {}x{} is below the 32 pixels a face model needs", file.string(), p.height, p.width));
+  if (model.image_size() && (p.height != model.image_size() || p.width != model.image_size()))
+    throw Error(fmt::format("{}: size {}x{} disagrees with the model's image_size {}", file.string(), p.height,
+                            p.width, model.image_size()));
+  return p;
+}
+
+}  // namespace emopost::models

@@ -1,0 +1,40 @@
+#pragma once
+// The face model, whichever architecture a checkpoint holds (config.json's model_type): ViT or
+// ResNet. Training, evaluation and prediction go through this, so they never branch on it.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "emopost/models/checkpoint.h"
+
+namespace emopost::models {
+
+class ImageClassifier {
+ public:
+  // A checkpoint folder; model_type "vit" (also the default when absent) or "resnet".
+  static ImageClassifier load(const std::filesystem::path& dir, const LoadOptions& options = {});
+  // A fresh model from config.json keys, with `labels` as its head.
+  static ImageClassifier create(const nlohmann::json& model_config, std::vector<std::string> labels);
+
+  torch::Tensor forward(const torch::Tensor& pixel_values);  // logits [B, num_labels]
+  torch::nn::Module& module();
+  std::string model_type() const { return vit_ ? "vit" : "resnet"; }
+  int num_channels() const;
+  // The input side the model is built for, or 0 when it takes any (ResNet).
+  int image_size() const;
+  // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
+  void quantize_int8();
+  void save(const std::filesystem::path& dir, torch::ScalarType float_dtype);
+
+ private:
+  ViT vit_{nullptr};
+  ResNet resnet_{nullptr};
+};
+
+// The preprocessor_config.json beside a face checkpoint, checked against the model's input side.
+io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model);
+
+}  // namespace emopost::models
