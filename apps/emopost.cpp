@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
   evalc->add_flag("--int8", req.int8, "Run the transformer linears in dynamic int8");
   evalc->add_option("--out", out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   evalc->add_flag("--json", json, "Print JSON instead of Markdown");
+  fs::path predictions_file;
+  evalc->add_option("--predictions", predictions_file,
+                    "Also write each example's label, prediction and probabilities here (JSONL)");
 
   emopost::PredictCommand predict_cmd;
   CLI::App *predict = nullptr, *calibrate = nullptr, *study = nullptr;
@@ -112,6 +115,11 @@ int main(int argc, char** argv) {
         auto stem = out_dir / fmt::format("eval_{}_{}", req.kind, req.split);
         emopost::io::write_json_file(stem.string() + ".json", out.json);
         std::ofstream(stem.string() + ".md") << out.markdown;
+      }
+      if (!predictions_file.empty()) {
+        std::ofstream rows(predictions_file);
+        for (const auto& row : out.predictions) rows << row.dump() << '\n';
+        if (!rows) throw emopost::Error("cannot write " + predictions_file.string());
       }
       std::cout << (json ? out.json.dump(2) + "\n" : out.markdown);
       return 0;

@@ -51,6 +51,14 @@ void add_predict_commands(CLI::App& app, PredictCommand& c, CLI::App*& predict, 
   study->add_option("--photos", c.photos, "Folder of photos with faces.json giving each photo's face count");
   study->add_option("--limit", c.limit, "Use only N images");
   study->add_option("--out", c.out, "Also write the JSON here");
+  for (auto* cmd : {predict, study}) {
+    cmd->add_option("--detect-side", c.detector.detect_side, "Face detection runs on a copy this long on its longer side")
+        ->capture_default_str();
+    cmd->add_option("--scale-factor", c.detector.scale_factor, "Cascade step between window sizes (larger: faster, may miss faces)")
+        ->capture_default_str();
+    cmd->add_option("--min-neighbors", c.detector.min_neighbors, "Raw detections a face needs (larger: fewer false faces)")
+        ->capture_default_str();
+  }
 }
 
 namespace {
@@ -61,6 +69,7 @@ predict::PredictorOptions predictor_options(const PredictCommand& c) {
   o.batch_size = c.batch_size;
   o.int8 = c.int8;
   if (c.margin >= 0) o.face_margin = c.margin;
+  o.detector = c.detector;
   return o;
 }
 

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "emopost/vision/faces.h"
+
 namespace emopost {
 
 struct PredictCommand {
@@ -14,6 +16,7 @@ struct PredictCommand {
   bool json = false, explain = false, int8 = false;
   int batch_size = 32;
   double margin = -1;  // < 0: the predictor's default
+  emopost::vision::DetectorOptions detector;
   std::filesystem::path data_root = "../shared/data", out, photos;
   std::string split = "test";
   size_t limit = 0;

@@ -10,6 +10,9 @@
 #include <sstream>
 #include <thread>
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "emopost/io/base64.h"
 #include "emopost/predict/batch.h"
 #include "emopost/predict/calibrate.h"
@@ -79,6 +82,27 @@ TEST(Predictor, GroupPhotoReportsEveryFaceWithWeights) {
   for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR((*p.image)[c], mean[c], 1e-12);
   EXPECT_FALSE(p.text);
   EXPECT_EQ(p.fused, *p.image);  // one modality: it passes through
+}
+
+// A big JPEG is decoded reduced for the faces, but its boxes come back in its own pixels.
+TEST(Predictor, BoxesOfAReducedDecodeAreInThePicturesPixels) {
+  const std::string bytes = photo("photos/group6.jpg");
+  cv::Mat bgr = cv::imdecode(std::vector<uchar>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
+  cv::Mat big;
+  cv::resize(bgr, big, {}, 2.0, 2.0, cv::INTER_CUBIC);  // 2560 wide: decoded at half size
+  std::vector<uchar> buf;
+  cv::imencode(".jpg", big, buf, {cv::IMWRITE_JPEG_QUALITY, 95});
+  auto small = predictor().predict({"", std::nullopt, bytes});
+  auto large = predictor().predict({"", std::nullopt, std::string(buf.begin(), buf.end())});
+  EXPECT_EQ(large.image_width, 2 * small.image_width);
+  EXPECT_EQ(large.image_height, 2 * small.image_height);
+  ASSERT_EQ(large.faces.size(), small.faces.size());
+  for (size_t i = 0; i < small.faces.size(); ++i) {
+    const auto &a = small.faces[i].box, &b = large.faces[i].box;
+    EXPECT_NEAR(b.x, 2 * a.x, 8) << i;
+    EXPECT_NEAR(b.y, 2 * a.y, 8) << i;
+    EXPECT_NEAR(b.width, 2 * a.width, 8) << i;
+  }
 }
 
 TEST(Predictor, MissingModalityFallsBackToTheOther) {

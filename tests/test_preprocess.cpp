@@ -262,6 +262,43 @@ TEST(Preprocess, HonoursExifOrientationInJpeg) {
   EXPECT_TRUE(is_blue(half.at<cv::Vec3b>(4, 2)) && is_red(half.at<cv::Vec3b>(4, 13)));
 }
 
+// Faces need neither colour nor every pixel: big JPEGs decode reduced and grey, orientation intact.
+TEST(Preprocess, DecodeForFacesReducesBigJpegsAndKeepsOrientation) {
+  using emopost::vision::decode_for_faces;
+  cv::Mat bgr(720, 1280, CV_8UC3);
+  cv::randu(bgr, 0, 256);
+  cv::GaussianBlur(bgr, bgr, {9, 9}, 3);  // photo-like: smooth, so a reduced decode is comparable
+  const std::string jpg = encode(bgr, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95});
+  auto half = decode_for_faces(jpg, {}, 640, true);
+  EXPECT_EQ(half.pixels.size(), cv::Size(640, 360));
+  EXPECT_EQ(half.pixels.type(), CV_8UC1);
+  EXPECT_DOUBLE_EQ(half.scale, 0.5);
+  EXPECT_EQ(half.full, cv::Size(1280, 720));
+  // The same picture as a full RGB decode, made grey and halved.
+  cv::Mat luma = emopost::vision::rgb_to_luma(decode_rgb(jpg)), small;
+  cv::resize(luma, small, {640, 360}, 0, 0, cv::INTER_AREA);
+  EXPECT_LT(cv::norm(half.pixels, small, cv::NORM_L1) / double(small.total()), 3.0);
+
+  auto quarter = decode_for_faces(jpg, {}, 300, false);
+  EXPECT_EQ(quarter.pixels.size(), cv::Size(320, 180));
+  EXPECT_EQ(quarter.pixels.type(), CV_8UC3);
+  EXPECT_DOUBLE_EQ(quarter.scale, 0.25);
+  EXPECT_EQ(decode_for_faces(jpg, {}, 1280, false).pixels.size(), cv::Size(1280, 720));  // no smaller copy is long enough
+
+  // EXIF orientation 6 turns the picture, reduced or not; colour survives where asked for.
+  const auto turned = decode_for_faces(jpeg_with_orientation(6, true), {}, 8, false);
+  ASSERT_EQ(turned.pixels.size(), cv::Size(4, 8));
+  EXPECT_EQ(turned.full, cv::Size(8, 16));
+  EXPECT_TRUE(is_red(turned.pixels.at<cv::Vec3b>(1, 2)) && is_blue(turned.pixels.at<cv::Vec3b>(6, 2)));
+
+  // Other formats decode in full; errors keep their codes.
+  const auto png = decode_for_faces(encode(bgr, ".png"), {}, 100, true);
+  EXPECT_EQ(png.pixels.size(), cv::Size(1280, 720));
+  EXPECT_DOUBLE_EQ(png.scale, 1.0);
+  expect_error_code([&] { decode_for_faces(jpg.substr(0, jpg.size() / 2), {}, 640, true); }, "bad_image", "truncated");
+  expect_error_code([&] { decode_for_faces(jpg, {.max_pixels = 1000}, 640, true); }, "image_too_large", "over the limit");
+}
+
 // --- preprocess options --------------------------------------------------------------------------
 TEST(Preprocess, GreyChannelUsesPilLuma) {
   const cv::Mat rgb(30, 40, CV_8UC3, cv::Scalar(200, 100, 50));

@@ -114,6 +114,9 @@ TEST(Train, TextSmokeRunWritesCheckpointsAndResumes) {
   EXPECT_TRUE(out.json["by_source"].contains("carer"));
   EXPECT_TRUE(out.json["by_source"].contains("goemotions"));
   EXPECT_NE(out.markdown.find("macro"), std::string::npos);
+  ASSERT_EQ(out.predictions.size(), out.json["pooled"]["total"].get<size_t>());
+  EXPECT_EQ(out.predictions[0]["probabilities"].size(), 7u);
+  EXPECT_TRUE(out.predictions[0].contains("label") && out.predictions[0].contains("source"));
   fs::remove_all(c.output_dir);
 }
 

@@ -32,14 +32,23 @@ struct Int8Linear::Packed {
   c10::intrusive_ptr<LinearPackedParamsBase> params;
 };
 
-Int8Linear::Int8Linear(const torch::nn::Linear& linear) : packed_(std::make_shared<Packed>()) {
+Int8Linear::Int8Linear(const torch::nn::Linear& linear) : Int8Linear(std::vector<const torch::nn::Linear*>{&linear}) {}
+
+Int8Linear::Int8Linear(const std::vector<const torch::nn::Linear*>& fused) : packed_(std::make_shared<Packed>()) {
   choose_engine();
   torch::NoGradGuard no_grad;
-  auto w = linear->weight.detach().to(torch::kFloat).contiguous();
-  const double scale = std::max(w.abs().max().item<double>(), 1e-8) / 127.0;
-  auto qw = at::quantize_per_tensor(w, scale, 0, at::kQInt8);
+  std::vector<torch::Tensor> weights, biases;
+  for (const auto* l : fused) {
+    weights.push_back((*l)->weight.detach().to(torch::kFloat));
+    if ((*l)->bias.defined()) biases.push_back((*l)->bias.detach().to(torch::kFloat));
+  }
+  if (!biases.empty() && biases.size() != weights.size()) throw Error("int8: fused linears must all have a bias or none");
+  auto w = torch::cat(weights, 0).contiguous();
+  // One scale per output row: fused matrices (and rows within one) differ in range.
+  auto scales = (w.abs().amax(1).clamp_min(1e-8) / 127.0).to(torch::kDouble);
+  auto qw = at::quantize_per_channel(w, scales, torch::zeros({w.size(0)}, torch::kLong), 0, at::kQInt8);
   c10::optional<at::Tensor> bias;
-  if (linear->bias.defined()) bias = linear->bias.detach().to(torch::kFloat).contiguous();
+  if (!biases.empty()) bias = torch::cat(biases, 0).contiguous();
   static auto prepack = c10::Dispatcher::singleton()
                             .findSchemaOrThrow("quantized::linear_prepack", "")
                             .typed<c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>)>();

@@ -45,31 +45,40 @@ TransformerBlock::TransformerBlock(nn::Module& root, const ArchitectureNames& na
 torch::Tensor TransformerBlock::attention(const torch::Tensor& x, const torch::Tensor& key_bias,
                                           bool training) {
   const auto B = x.size(0), T = x.size(1), H = o_.heads, Dh = o_.dim / o_.heads;
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, H, Dh}).transpose(1, 2); };
-  auto q = heads(linear(0, x)) * (1.0 / std::sqrt(static_cast<double>(Dh)));
-  auto scores = torch::matmul(q, heads(linear(1, x)).transpose(-1, -2));
+  auto heads = [&](const torch::Tensor& t) { return t.reshape({B, T, H, Dh}).transpose(1, 2); };
+  torch::Tensor q, k, v;
+  if (!int8_.empty()) {
+    auto qkv = int8_[0].forward(x).chunk(3, -1);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    q = q_(x), k = k_(x), v = v_(x);
+  }
+  q = heads(q) * (1.0 / std::sqrt(static_cast<double>(Dh)));
+  auto scores = torch::matmul(q, heads(k).transpose(-1, -2));
   if (key_bias.defined()) scores = scores + key_bias.to(scores.scalar_type());
   auto probs = torch::softmax(scores, -1);
   probs = torch::dropout(probs, o_.attention_dropout, training);
-  auto context = torch::matmul(probs, heads(linear(2, x))).transpose(1, 2).reshape({B, T, o_.dim});
-  return linear(3, context);
+  auto context = torch::matmul(probs, heads(v)).transpose(1, 2).reshape({B, T, o_.dim});
+  return linear(1, context);
 }
 
+// 1 = out, 2 = fc1, 3 = fc2 (0 is the fused q, k, v of the int8 path).
 torch::Tensor TransformerBlock::linear(int i, const torch::Tensor& x) {
   if (!int8_.empty()) return int8_[i].forward(x);
-  torch::nn::Linear* all[] = {&q_, &k_, &v_, &out_, &fc1_, &fc2_};
+  torch::nn::Linear* all[] = {nullptr, &out_, &fc1_, &fc2_};
   return (*all[i])(x);
 }
 
 void TransformerBlock::quantize_int8() {
   int8_.clear();
-  for (const auto* l : {&q_, &k_, &v_, &out_, &fc1_, &fc2_}) int8_.emplace_back(*l);
+  int8_.emplace_back(std::vector<const torch::nn::Linear*>{&q_, &k_, &v_});
+  for (const auto* l : {&out_, &fc1_, &fc2_}) int8_.emplace_back(*l);
 }
 
 torch::Tensor TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
                                         bool training) {
   auto mlp = [&](const torch::Tensor& h) {
-    return torch::dropout(linear(5, torch::gelu(linear(4, h))), o_.dropout, training);
+    return torch::dropout(linear(3, torch::gelu(linear(2, h))), o_.dropout, training);
   };
   if (o_.pre_norm) {
     auto h = torch::dropout(attention(norm1_(x), key_bias, training), o_.dropout, training) + x;

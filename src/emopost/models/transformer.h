@@ -46,7 +46,7 @@ class TransformerBlock {
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
   torch::Tensor linear(int i, const torch::Tensor& x);
   BlockOptions o_;
-  std::vector<Int8Linear> int8_;  // empty, or one per linear in the order q k v out fc1 fc2
+  std::vector<Int8Linear> int8_;  // empty, or q k v fused, then out, fc1, fc2
   torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, out_{nullptr}, fc1_{nullptr},
       fc2_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};

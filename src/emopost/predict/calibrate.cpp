@@ -217,12 +217,17 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
     auto expected = io::read_json_file(r.photos / "faces.json");
     nlohmann::json photos = nlohmann::json::array();
     size_t want = 0, found = 0;
+    double ms = 0;
     for (const auto& [file, count] : expected.items()) {
-      auto boxes = detector.detect(vision::read_rgb(r.photos / file));
+      auto image = vision::read_rgb(r.photos / file);
+      auto t = std::chrono::steady_clock::now();
+      auto boxes = detector.detect(image);
+      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
       photos.push_back({{"file", file}, {"expected", count}, {"found", boxes.size()}});
       want += count.get<size_t>(), found += std::min(boxes.size(), count.get<size_t>());
     }
     out["photos"] = photos;
+    out["photo_detect_ms"] = ms / std::max<double>(1.0, double(expected.size()));
     out["photo_recall_upper_bound"] = want ? double(found) / double(want) : 0.0;
   }
   return out;

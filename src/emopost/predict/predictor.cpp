@@ -241,7 +241,8 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
     std::string normalized;
     bool has_text = false;
     std::vector<std::vector<int64_t>> windows;
-    cv::Mat image;
+    cv::Mat image;  // as decoded for faces: maybe grey, maybe reduced
+    cv::Size full;
     std::vector<vision::FaceBox> boxes;
     std::vector<cv::Mat> crops;
   };
@@ -281,13 +282,22 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
     if (!posts[i].image) continue;
     try {
       auto t0 = Clock::now();
-      work[i].image = vision::decode_rgb(*posts[i].image, m.opt.decode);
+      auto decoded = vision::decode_for_faces(*posts[i].image, m.opt.decode, m.opt.decode_min_side,
+                                              m.face_pre.channels == 1);
+      work[i].image = decoded.pixels;
+      work[i].full = decoded.full;
       decode_ms += ms_since(t0);
       t0 = Clock::now();
       work[i].boxes = m.detector->detect(work[i].image);
-      for (const auto& f : work[i].boxes)
+      for (auto& f : work[i].boxes) {
         work[i].crops.push_back(f.whole_image ? work[i].image
                                               : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
+        // Boxes are reported in the picture's own pixels, not the reduced copy's.
+        const double k = 1.0 / decoded.scale;
+        f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)),
+                         int(std::lround(f.box.width * k)), int(std::lround(f.box.height * k))) &
+                cv::Rect({0, 0}, decoded.full);
+      }
       detect_ms += ms_since(t0);
     } catch (const Error& e) {
       fail(i, e);
@@ -332,7 +342,7 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
                                       : "There is no caption, so the text abstained.");
     }
     if (!w.image.empty()) {
-      p.image_width = w.image.cols, p.image_height = w.image.rows;
+      p.image_width = w.full.width, p.image_height = w.full.height;
       double total = 0;
       for (const auto& box : w.boxes) {
         Face f{box.box, box.whole_image, m.fusion.image_probabilities(face_logits[next_face++]), 0};

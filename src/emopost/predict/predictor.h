@@ -70,6 +70,11 @@ struct PredictorOptions {
   std::filesystem::path cascade = vision::kDefaultCascade;
   vision::DetectorOptions detector;
   vision::DecodeLimits decode;
+  // Big JPEGs are decoded at 1/2, 1/4 or 1/8 size while their longer side stays at least this
+  // (vision::decode_for_faces). Twice the detection side: on samples/photos a copy reduced to 640
+  // before the 480-pixel detection copy gave the cascade 2 false faces more, one reduced to 960 or
+  // more the same faces as a full decode.
+  int decode_min_side = 960;
   // Of the detector's box, on every side. The LBP cascade's boxes already reach from brow to chin:
   // on FER2013 PrivateTest, margins 0 / 0.1 / 0.2 scored macro-F1 0.302 / 0.266 / 0.246
   // (`emopost study-faces`, samples/photos/README.md).

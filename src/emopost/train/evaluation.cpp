@@ -22,6 +22,9 @@ EvalOutput run_evaluation(const EvalRequest& r) {
               {"pooled", ev.report.to_json(labels)}};
   out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",
                              r.model_dir.string(), r.split, data.size(), ev.report.to_markdown(labels));
+  for (size_t i = 0; i < data.size(); ++i)
+    out.predictions.push_back({{"index", i}, {"source", data.sources[i]}, {"label", labels[data.labels[i]]},
+                               {"predicted", labels[ev.predicted[i]]}, {"probabilities", ev.probabilities[i]}});
   // Per source data set: CARER and GoEmotions differ a lot in difficulty, so pooled alone misleads.
   std::map<std::string, std::pair<std::vector<int>, std::vector<int>>> by_source;
   for (size_t i = 0; i < data.size(); ++i) {

@@ -3,6 +3,7 @@
 // for text, per source data set), in JSON for machines and Markdown for people.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,8 @@ struct EvalRequest {
 struct EvalOutput {
   nlohmann::json json;
   std::string markdown;
+  // One row per example, in data order: index, source, label, predicted, probabilities.
+  std::vector<nlohmann::json> predictions;
 };
 
 EvalOutput run_evaluation(const EvalRequest& request);

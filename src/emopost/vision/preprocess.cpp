@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -294,21 +295,28 @@ std::vector<double> per_channel(const std::vector<double>& v, int channels, cons
   throw Error(fmt::format("preprocess: image_{} has {} entries for {} channels", what, v.size(), channels));
 }
 
-cv::Mat decode_rgb_unchecked(std::string_view bytes, const DecodeLimits& limits) {
-  const Header h = read_header(bytes, limits);
+cv::Mat imdecode_checked(std::string_view bytes, const Header& h, int flags, int reduce) {
   cv::Mat raw;
   try {
     const cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    // UNCHANGED keeps depth and alpha so that the conversions below are ours, not OpenCV's
-    // defaults, and it skips OpenCV's EXIF rotation (applied explicitly below).
-    raw = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+    raw = cv::imdecode(buf, flags);
   } catch (const cv::Exception& e) {
     throw Error(fmt::format("{} could not be decoded: {}", h.name, e.what()));
   }
   if (raw.empty()) throw Error(fmt::format("{} data is corrupt: the decoder rejected it", h.name));
-  if (raw.cols != h.width || raw.rows != h.height)
+  // libjpeg's DCT scaling rounds sizes up.
+  const int64_t w = (h.width + reduce - 1) / reduce, hh = (h.height + reduce - 1) / reduce;
+  if (raw.cols != w || raw.rows != hh)
     throw Error(fmt::format("{} decoded to {}x{} but its header says {}x{}", h.name, raw.cols,
                             raw.rows, h.width, h.height));
+  return raw;
+}
+
+cv::Mat decode_rgb_unchecked(std::string_view bytes, const DecodeLimits& limits) {
+  const Header h = read_header(bytes, limits);
+  // UNCHANGED keeps depth and alpha so that the conversions below are ours, not OpenCV's
+  // defaults, and it skips OpenCV's EXIF rotation (applied explicitly below).
+  cv::Mat raw = imdecode_checked(bytes, h, cv::IMREAD_UNCHANGED, 1);
   if (raw.depth() == CV_16U) {
     // PIL reads 16-bit colour PNGs by keeping the high byte; truncate (not round) to match.
     cv::Mat m8(raw.size(), CV_MAKETYPE(CV_8U, raw.channels()));
@@ -338,15 +346,48 @@ cv::Mat decode_rgb_unchecked(std::string_view bytes, const DecodeLimits& limits)
   return apply_orientation(rgb, h.orientation);
 }
 
+ScaledImage decode_for_faces_unchecked(std::string_view bytes, const DecodeLimits& limits, int min_side,
+                                       bool grey) {
+  const Header h = read_header(bytes, limits);
+  const bool turned = h.orientation >= 5;  // EXIF 5-8 swap width and height
+  const cv::Size full(int(turned ? h.height : h.width), int(turned ? h.width : h.height));
+  int reduce = 1;
+  if (h.format == Format::Jpeg)
+    while (reduce < 8 && (std::max(h.width, h.height) + 2 * reduce - 1) / (2 * reduce) >= min_side) reduce *= 2;
+  if (h.format != Format::Jpeg || (reduce == 1 && !grey)) {
+    cv::Mat rgb = decode_rgb_unchecked(bytes, limits);
+    return {grey ? rgb_to_luma(rgb) : rgb, 1.0, full};
+  }
+  static const std::map<int, std::pair<int, int>> kFlags{
+      {1, {cv::IMREAD_GRAYSCALE, cv::IMREAD_COLOR}},
+      {2, {cv::IMREAD_REDUCED_GRAYSCALE_2, cv::IMREAD_REDUCED_COLOR_2}},
+      {4, {cv::IMREAD_REDUCED_GRAYSCALE_4, cv::IMREAD_REDUCED_COLOR_4}},
+      {8, {cv::IMREAD_REDUCED_GRAYSCALE_8, cv::IMREAD_REDUCED_COLOR_8}}};
+  const auto [grey_flag, colour_flag] = kFlags.at(reduce);
+  // libjpeg's grey output is the stored luma plane (no chroma upsampling or colour conversion).
+  cv::Mat m = imdecode_checked(bytes, h, (grey ? grey_flag : colour_flag) | cv::IMREAD_IGNORE_ORIENTATION, reduce);
+  if (!grey) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return {apply_orientation(m, h.orientation), 1.0 / reduce, full};
+}
+
+// Every decoding failure is the image's fault; only the size limit has a code of its own.
+template <typename F>
+auto with_image_codes(F&& decode) {
+  try {
+    return decode();
+  } catch (const Error& e) {
+    throw Error(e.what(), e.code() == "invalid_input" ? "bad_image" : e.code());
+  }
+}
+
 }  // namespace
 
 cv::Mat decode_rgb(std::string_view bytes, const DecodeLimits& limits) {
-  try {
-    return decode_rgb_unchecked(bytes, limits);
-  } catch (const Error& e) {
-    // Every decoding failure is the image's fault; only the size limit has a code of its own.
-    throw Error(e.what(), e.code() == "invalid_input" ? "bad_image" : e.code());
-  }
+  return with_image_codes([&] { return decode_rgb_unchecked(bytes, limits); });
+}
+
+ScaledImage decode_for_faces(std::string_view bytes, const DecodeLimits& limits, int min_side, bool grey) {
+  return with_image_codes([&] { return decode_for_faces_unchecked(bytes, limits, min_side, grey); });
 }
 
 
