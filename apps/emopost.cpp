@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("emopost"));
   CLI::App app{
       "emopost reads the emotional colouring of social-media posts (a picture and an English\n"
-      "caption) with a DistilBERT text model and a ViT face model over 7 labels: anger, disgust,\n"
+      "caption) with a DistilBERT text model and a face model (ResNet or ViT) over 7 labels: anger, disgust,\n"
       "fear, joy, neutral, sadness, surprise."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "emopost 0.1.0");
@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   evalc->add_option("--limit", req.limit, "Evaluate only the first N examples");
   evalc->add_flag("--bf16", req.bf16, "Run the model in bf16 autocast");
   evalc->add_flag("--int8", req.int8, "Run the transformer linears in dynamic int8");
+  evalc->add_flag("--mirror", req.mirror, "Image models: average each face with its mirror image, as `predict` does");
   evalc->add_option("--out", out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   evalc->add_flag("--json", json, "Print JSON instead of Markdown");
   fs::path predictions_file;

@@ -51,6 +51,8 @@ void add_predict_commands(CLI::App& app, PredictCommand& c, CLI::App*& predict, 
   study->add_option("--photos", c.photos, "Folder of photos with faces.json giving each photo's face count");
   study->add_option("--limit", c.limit, "Use only N images");
   study->add_option("--out", c.out, "Also write the JSON here");
+  for (auto* cmd : {predict, calibrate, study})
+    cmd->add_flag("--no-mirror", c.no_mirror, "Read each face once, not also as its mirror image");
   for (auto* cmd : {predict, study}) {
     cmd->add_option("--detect-side", c.detector.detect_side, "Face detection runs on a copy this long on its longer side")
         ->capture_default_str();
@@ -70,6 +72,7 @@ predict::PredictorOptions predictor_options(const PredictCommand& c) {
   o.int8 = c.int8;
   if (c.margin >= 0) o.face_margin = c.margin;
   o.detector = c.detector;
+  o.face_mirror = !c.no_mirror;
   return o;
 }
 

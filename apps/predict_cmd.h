@@ -13,7 +13,7 @@ struct PredictCommand {
   std::filesystem::path models_dir = "models";
   std::string text;
   std::filesystem::path image, input, output;
-  bool json = false, explain = false, int8 = false;
+  bool json = false, explain = false, int8 = false, no_mirror = false;
   int batch_size = 32;
   double margin = -1;  // < 0: the predictor's default
   emopost::vision::DetectorOptions detector;

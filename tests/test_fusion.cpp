@@ -87,6 +87,22 @@ TEST(Fusion, FitWeightsPrefersTheInformativeModality) {
   EXPECT_LE(wi, 0.1);
 }
 
+TEST(Fusion, FitWeightsNeverLetsTheImageOutweighTheText) {
+  // Now the image is the better signal (90% vs 60%): it gets a real weight, still below the text's.
+  std::mt19937 rng(4);
+  std::vector<Scores> text, image;
+  std::vector<int> labels;
+  for (int k = 0; k < 2000; ++k) {
+    int y = int(rng() % 7);
+    text.push_back(softmax(logits_for(rng() % 10 < 6 ? y : int(rng() % 7), 2.0)));
+    image.push_back(softmax(logits_for(rng() % 10 < 9 ? y : int(rng() % 7), 2.0)));
+    labels.push_back(y);
+  }
+  auto [wt, wi] = fit_weights(text, image, labels);
+  EXPECT_GT(wi, 0.5);
+  EXPECT_LT(wi, wt);
+}
+
 TEST(Fusion, JsonRoundTripAndBadFiles) {
   FusionModel m;
   m.text_temperature = 1.5, m.image_temperature = 0.8, m.text_weight = 1.2, m.image_weight = 0.6;

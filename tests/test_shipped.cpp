@@ -26,11 +26,12 @@ TEST(Shipped, TextModelScoresWellAboveChance) {
   EXPECT_GT(out.json["pooled"]["macro_f1"].get<double>(), 0.35);
 }
 
-TEST(Shipped, FaceModelScoresWellAboveChance) {
-  auto out = run_evaluation({.kind = "image", .model_dir = kRoot / "models/face", .data_root = kSample,
-                             .split = "test"});
-  EXPECT_EQ(out.json["pooled"]["total"].get<int>(), 210);
-  // Chance on this balanced sample is 1/7 = 0.143 with a standard error of 0.024: 0.22 is three
-  // standard errors above it. The shipped ViT reads 0.305 here (see models/face/README.md).
-  EXPECT_GT(out.json["pooled"]["accuracy"].get<double>(), 0.22);
+TEST(Shipped, FaceModelsScoreWellAboveChance) {
+  // Chance on this balanced sample is 1/7 = 0.143 with a standard error of 0.024. The shipped ResNet
+  // reads 0.657 here and the ViT beside it 0.305 (their model cards give the full test scores).
+  for (const auto& [folder, floor] : {std::pair{"models/face", 0.45}, std::pair{"models/face-vit", 0.22}}) {
+    auto out = run_evaluation({.kind = "image", .model_dir = kRoot / folder, .data_root = kSample, .split = "test"});
+    EXPECT_EQ(out.json["pooled"]["total"].get<int>(), 210) << folder;
+    EXPECT_GT(out.json["pooled"]["accuracy"].get<double>(), floor) << folder;
+  }
 }

@@ -44,7 +44,12 @@ ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std:
 }
 
 torch::Tensor ImageClassifier::forward(const torch::Tensor& pixels) {
-  return vit_ ? vit_->forward(pixels) : resnet_->forward(pixels);
+  auto run = [&](const torch::Tensor& x) { return vit_ ? vit_->forward(x) : resnet_->forward(x); };
+  if (!mirror_average_) return run(pixels);
+  // One batch for both views: twice the rows, one pass.
+  auto both = run(torch::cat({pixels, pixels.flip({3})}, 0));
+  const auto n = pixels.size(0);
+  return 0.5 * (both.slice(0, 0, n) + both.slice(0, n));
 }
 
 torch::nn::Module& ImageClassifier::module() {

@@ -28,8 +28,12 @@ class ImageClassifier {
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
   void quantize_int8();
   void save(const std::filesystem::path& dir, torch::ScalarType float_dtype);
+  // From now on forward() averages the logits of each face and its mirror image: faces are
+  // symmetric enough that the two views err differently (measured in models/face/README.md).
+  void set_mirror_average(bool on) { mirror_average_ = on; }
 
  private:
+  bool mirror_average_ = false;
   ViT vit_{nullptr};
   ResNet resnet_{nullptr};
 };

@@ -171,6 +171,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.face_model = load_model(face_dir, "face", [&] { return models::ImageClassifier::load(face_dir); });
   m.text_model->eval();
   m.face_model->module().eval();
+  m.face_model->set_mirror_average(m.opt.face_mirror);
   if (m.opt.int8) {
     m.text_model->quantize_int8();
     m.face_model->quantize_int8();
@@ -200,7 +201,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
             {"text", {{"path", text_dir.string()}, {"config", io::read_json_file(text_dir / "config.json")},
                       {"card", card(text_dir)}}},
             {"face", {{"path", face_dir.string()}, {"config", io::read_json_file(face_dir / "config.json")},
-                      {"card", card(face_dir)}}}};
+                      {"mirror_average", m.opt.face_mirror}, {"card", card(face_dir)}}}};
 }
 
 Predictor::~Predictor() = default;

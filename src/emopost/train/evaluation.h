@@ -18,6 +18,7 @@ struct EvalRequest {
   int batch_size = 256;
   bool bf16 = false;
   bool int8 = false;  // dynamic int8 linears (models/int8.h)
+  bool mirror = false;  // image models: average with the mirror image (as the predictor does)
   size_t limit = 0;
 };
 

@@ -144,6 +144,7 @@ class ImageTask : public Task {
     copy_state(model_.module(), models::ImageClassifier::load(dir).module());
   }
   void quantize_int8() override { model_.quantize_int8(); }
+  void set_mirror_average(bool on) override { model_.set_mirror_average(on); }
 
  private:
   models::ImageClassifier model_;

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "emopost/core/error.h"
 #include "emopost/train/config.h"
 
 namespace emopost::train {
@@ -38,6 +39,10 @@ class Task {
   virtual void load_weights(const std::filesystem::path& dir) = 0;
   // Runs the model's transformer linears in dynamic int8 from now on (evaluation only).
   virtual void quantize_int8() = 0;
+  // Image models: average each example's logits with its mirror image's (evaluation only).
+  virtual void set_mirror_average(bool on) {
+    if (on) throw Error("mirror averaging applies to image models only");
+  }
 
  protected:
   std::map<std::string, SplitData> splits_;
