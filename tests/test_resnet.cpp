@@ -108,6 +108,14 @@ TEST(ResNet, ForwardMatchesAReferenceReadFromTheStateDict) {
   torch::NoGradGuard no_grad;
   auto got = m->forward(x);
   EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << (got - want).abs().max().item<double>();
+  // The prepared inference path (folded BatchNorm, oneDNN layouts) gives the same logits.
+  m->prepare_inference();
+  auto fast = m->forward(x);
+  EXPECT_TRUE(torch::allclose(fast, want, 1e-4, 1e-5)) << (fast - want).abs().max().item<double>();
+  // Training again drops the prepared path: its folded statistics would go stale.
+  m->train();
+  m->eval();
+  EXPECT_TRUE(torch::equal(m->forward(x), got));
   EXPECT_EQ(m->forward(torch::randn({1, 1, 64, 48})).sizes(), (torch::IntArrayRef{1, 3}));
   expect_error([&] { m->forward(torch::randn({1, 1, 16, 16})); }, "H>=32");
   expect_error([&] { m->forward(torch::randn({1, 3, 48, 48})); }, "[B, 1,");

@@ -31,6 +31,10 @@ class ImageClassifier {
   // From now on forward() averages the logits of each face and its mirror image: faces are
   // symmetric enough that the two views err differently (measured in models/face/README.md).
   void set_mirror_average(bool on) { mirror_average_ = on; }
+  // Inference-only speed-ups of the architecture (ResNet: see ResNetImpl::prepare_inference).
+  void prepare_inference() {
+    if (resnet_) resnet_->prepare_inference();
+  }
 
  private:
   bool mirror_average_ = false;

@@ -81,11 +81,55 @@ void ResNetImpl::init_weights() {
 
 void ResNetImpl::init_head_weights() { classifier_->reset_parameters(); }  // torch's default, as in transformers
 
+ResNetImpl::FoldedConv ResNetImpl::fold(const ConvLayer& c) {
+  torch::NoGradGuard no_grad;
+  const auto& bn = c.norm->options;
+  auto scale = c.norm->weight / torch::sqrt(c.norm->running_var + bn.eps());
+  auto w = (c.conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
+  auto b = (c.norm->bias - c.norm->running_mean * scale).contiguous();
+  const auto& o = c.conv->options;
+  const int64_t stride = (*o.stride())[0];
+  const int64_t padding = w.size(2) / 2;  // transformers' ResNetConvLayer pads kernel // 2
+  FoldedConv f;
+  f.weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(), {padding, padding}, {stride, stride}, {1, 1}, 1);
+  f.bias = b.to_mkldnn();
+  f.stride = stride, f.padding = padding, f.activation = c.activation;
+  return f;
+}
+
+torch::Tensor ResNetImpl::FoldedConv::forward(const torch::Tensor& x) const {
+  auto y = at::mkldnn_convolution(x, weight, bias, {padding, padding}, {stride, stride}, {1, 1}, 1);
+  return activation ? torch::relu(y) : y;
+}
+
+void ResNetImpl::prepare_inference() {
+  folded_.clear();
+  if (!at::hasMKLDNN()) return;
+  folded_.push_back(fold(stem_));
+  for (const auto& r : layers_) {
+    for (const auto& conv : r.layer) folded_.push_back(fold(conv));
+    if (r.shortcut) folded_.push_back(fold(*r.shortcut));
+  }
+}
+
+torch::Tensor ResNetImpl::forward_prepared(const torch::Tensor& pixels) {
+  auto f = folded_.begin();
+  auto x = torch::max_pool2d((f++)->forward(pixels.to(torch::kFloat).contiguous().to_mkldnn()), 3, 2, 1);
+  for (const auto& r : layers_) {
+    auto y = x;
+    for (size_t i = 0; i < r.layer.size(); ++i) y = (f++)->forward(y);
+    x = torch::relu(y + (r.shortcut ? (f++)->forward(x) : x));
+  }
+  auto pooled = torch::adaptive_avg_pool2d(x, {1, 1}).to_dense().flatten(1);
+  return classifier_(pooled.to(classifier_->weight.scalar_type()));
+}
+
 torch::Tensor ResNetImpl::forward(const torch::Tensor& pixels) {
   const auto& c = config_;
   if (pixels.dim() != 4 || pixels.size(1) != c.num_channels || pixels.size(2) < 32 || pixels.size(3) < 32)
     throw Error(fmt::format("resnet: expected pixel_values [B, {}, H>=32, W>=32], got {}", c.num_channels,
                             c10::str(pixels.sizes())));
+  if (!folded_.empty() && !is_training() && pixels.device().is_cpu()) return forward_prepared(pixels);
   auto x = torch::max_pool2d(stem_.forward(pixels), 3, 2, 1);
   for (auto& r : layers_) {
     auto y = x;

@@ -172,6 +172,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.text_model->eval();
   m.face_model->module().eval();
   m.face_model->set_mirror_average(m.opt.face_mirror);
+  m.face_model->prepare_inference();
   if (m.opt.int8) {
     m.text_model->quantize_int8();
     m.face_model->quantize_int8();
