@@ -4,6 +4,7 @@
 //   BM_Post/caption_only    the caption alone
 //   BM_Batch                64 posts (photo+caption) through run_batch, as `predict --input` does
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
+//   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
 // Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
 // Threads: 2, or EMOPOST_THREADS.
 #include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
@@ -32,18 +33,23 @@ namespace fs = std::filesystem;
 const fs::path kRoot = EMOPOST_SOURCE_DIR;
 const char* kCaption = "Finally saw my best friends after two years apart!!! 😭❤️ #reunited @maria";
 
-// The default configuration (fp32) and int8 linears, side by side in one run.
-const predict::Predictor& predictor(bool int8 = false) {
-  auto make = [](bool q) {
+// The default configuration (fp32), int8 linears, and faces read once (no mirror image), side by
+// side in one run.
+enum class Variant { kDefault, kInt8, kNoMirror };
+
+const predict::Predictor& predictor(Variant v = Variant::kDefault) {
+  auto make = [](Variant v) {
     const char* t = std::getenv("EMOPOST_THREADS");
     models::configure_threads(t ? std::atoi(t) : 2);
     predict::PredictorOptions o;
     o.models_dir = kRoot / "models";
-    o.int8 = q;
+    o.int8 = v == Variant::kInt8;
+    o.face_mirror = v != Variant::kNoMirror;
     return o;
   };
-  static const predict::Predictor quantized(make(true)), fp32(make(false));
-  return int8 ? quantized : fp32;
+  static const predict::Predictor quantized(make(Variant::kInt8)), plain(make(Variant::kDefault)),
+      once(make(Variant::kNoMirror));
+  return v == Variant::kInt8 ? quantized : v == Variant::kNoMirror ? once : plain;
 }
 
 // A 1280x720 JPEG: the group photo, scaled to 1280 wide and cut to 16:9 around the faces.
@@ -63,13 +69,13 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
-void BM_Post(benchmark::State& state, bool with_photo, bool int8) {
+void BM_Post(benchmark::State& state, bool with_photo, Variant variant) {
   predict::Post post{"", kCaption, std::nullopt};
   if (with_photo) post.image = photo_1280x720();
-  predictor(int8).predict(post);  // warm-up: first-call allocations
+  predictor(variant).predict(post);  // warm-up: first-call allocations
   std::map<std::string, std::vector<double>> stages;
   for (auto _ : state) {
-    auto p = predictor(int8).predict(post);
+    auto p = predictor(variant).predict(post);
     for (const auto& [k, v] : p.timings_ms) stages[k].push_back(v);
     if (with_photo && p.faces.size() != 4) state.SkipWithError("expected 4 faces in the photo");
   }
@@ -79,10 +85,11 @@ void BM_Post(benchmark::State& state, bool with_photo, bool int8) {
     state.counters[k + "_p95"] = percentile(v, 0.95);
   }
 }
-BENCHMARK_CAPTURE(BM_Post, photo_caption, true, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Post, caption_only, false, false)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, true)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption, true, Variant::kDefault)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only, false, Variant::kDefault)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_no_mirror, true, Variant::kNoMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 
 void BM_Batch(benchmark::State& state) {
   const auto b64 = io::base64_encode(photo_1280x720());
