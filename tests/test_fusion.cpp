@@ -70,35 +70,41 @@ TEST(Fusion, LogLinearPoolingWeighsTheModalities) {
   EXPECT_NEAR(sum, 1.0, 1e-12);
 }
 
-TEST(Fusion, FitWeightsPrefersTheInformativeModality) {
-  // Text is right 80% of the time, the image is noise: the image should get (near) zero weight.
-  std::mt19937 rng(3);
+namespace {
+
+// 2000 built posts whose text (image) names the true label with probability text_right
+// (image_right), else a random label; 0 = pure noise.
+struct Posts {
   std::vector<Scores> text, image;
   std::vector<int> labels;
+};
+Posts built_posts(uint32_t seed, int text_right_in_10, int image_right_in_10) {
+  std::mt19937 rng(seed);
+  Posts p;
+  auto say = [&](int y, int right_in_10) { return rng() % 10 < unsigned(right_in_10) ? y : int(rng() % 7); };
   for (int k = 0; k < 2000; ++k) {
     int y = int(rng() % 7);
-    int said = rng() % 10 < 8 ? y : int(rng() % 7);
-    text.push_back(softmax(logits_for(said, 2.0)));
-    image.push_back(softmax(logits_for(int(rng() % 7), 2.0)));
-    labels.push_back(y);
+    p.text.push_back(softmax(logits_for(say(y, text_right_in_10), 2.0)));
+    p.image.push_back(softmax(logits_for(say(y, image_right_in_10), 2.0)));
+    p.labels.push_back(y);
   }
-  auto [wt, wi] = fit_weights(text, image, labels);
+  return p;
+}
+
+}  // namespace
+
+TEST(Fusion, FitWeightsPrefersTheInformativeModality) {
+  // Text is right 80% of the time, the image is noise: the image should get (near) zero weight.
+  auto p = built_posts(3, 8, 0);
+  auto [wt, wi] = fit_weights(p.text, p.image, p.labels);
   EXPECT_GT(wt, 0.5);
   EXPECT_LE(wi, 0.1);
 }
 
 TEST(Fusion, FitWeightsNeverLetsTheImageOutweighTheText) {
   // Now the image is the better signal (90% vs 60%): it gets a real weight, still below the text's.
-  std::mt19937 rng(4);
-  std::vector<Scores> text, image;
-  std::vector<int> labels;
-  for (int k = 0; k < 2000; ++k) {
-    int y = int(rng() % 7);
-    text.push_back(softmax(logits_for(rng() % 10 < 6 ? y : int(rng() % 7), 2.0)));
-    image.push_back(softmax(logits_for(rng() % 10 < 9 ? y : int(rng() % 7), 2.0)));
-    labels.push_back(y);
-  }
-  auto [wt, wi] = fit_weights(text, image, labels);
+  auto p = built_posts(4, 6, 9);
+  auto [wt, wi] = fit_weights(p.text, p.image, p.labels);
   EXPECT_GT(wi, 0.5);
   EXPECT_LT(wi, wt);
 }
