@@ -112,7 +112,6 @@ std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std
   for (int a = 0; a <= 60; ++a)
     for (int b = 0; b < a; ++b) {
       m.text_weight = a * 0.05, m.image_weight = b * 0.05;
-      if (a == 0 && b == 0) continue;
       for (size_t i = 0; i < text.size(); ++i) fused[i] = m.fuse(text[i], image[i]);
       double loss = nll(fused, labels);
       if (loss < best) best = loss, arg = {m.text_weight, m.image_weight};

@@ -29,12 +29,12 @@ class DistilBertImpl : public torch::nn::Module {
                                       const torch::Tensor& attention_mask, bool hidden_states);
 
   const io::DistilBertConfig& config() const { return config_; }
-  void init_weights();
+  void init_weights();       // all weights, as transformers initialises them
+  void init_head_weights();  // the classifier head only
   // Runs the transformer blocks' linears in dynamic int8 from now on (inference; see int8.h).
   void quantize_int8() {
     for (auto& b : blocks_) b.quantize_int8();
-  }      // all weights, as transformers initialises them
-  void init_head_weights();  // the classifier head only
+  }
 
  private:
   io::DistilBertConfig config_;

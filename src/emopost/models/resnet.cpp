@@ -10,18 +10,20 @@ namespace emopost::models {
 
 namespace nn = torch::nn;
 
-torch::Tensor ResNetImpl::ConvLayer::forward(const torch::Tensor& x) {
-  auto y = norm(conv(x));
+torch::Tensor ResNetImpl::ConvLayer::forward(const torch::Tensor& x, bool prepared) {
+  auto y = prepared ? at::mkldnn_convolution(x, folded_weight, folded_bias, {padding, padding}, {stride, stride}, {1, 1}, 1)
+                    : norm(conv(x));
   return activation ? torch::relu(y) : y;
 }
 
 ResNetImpl::ConvLayer ResNetImpl::conv_layer(const std::string& path, int64_t in, int64_t out,
                                              int64_t kernel, int64_t stride, bool activation) {
   ConvLayer c;
-  c.conv = place(*this, path + ".convolution",
-                 nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false)));
-  c.norm = place(*this, path + ".normalization", nn::BatchNorm2d(out));
   c.activation = activation;
+  c.stride = stride, c.padding = kernel / 2;  // transformers pads kernel // 2
+  c.conv = place(*this, path + ".convolution",
+                 nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(c.padding).bias(false)));
+  c.norm = place(*this, path + ".normalization", nn::BatchNorm2d(out));
   return c;
 }
 
@@ -81,47 +83,23 @@ void ResNetImpl::init_weights() {
 
 void ResNetImpl::init_head_weights() { classifier_->reset_parameters(); }  // torch's default, as in transformers
 
-ResNetImpl::FoldedConv ResNetImpl::fold(const ConvLayer& c) {
+void ResNetImpl::ConvLayer::fold() {
   torch::NoGradGuard no_grad;
-  const auto& bn = c.norm->options;
-  auto scale = c.norm->weight / torch::sqrt(c.norm->running_var + bn.eps());
-  auto w = (c.conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
-  auto b = (c.norm->bias - c.norm->running_mean * scale).contiguous();
-  const auto& o = c.conv->options;
-  const int64_t stride = (*o.stride())[0];
-  const int64_t padding = w.size(2) / 2;  // transformers' ResNetConvLayer pads kernel // 2
-  FoldedConv f;
-  f.weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(), {padding, padding}, {stride, stride}, {1, 1}, 1);
-  f.bias = b.to_mkldnn();
-  f.stride = stride, f.padding = padding, f.activation = c.activation;
-  return f;
-}
-
-torch::Tensor ResNetImpl::FoldedConv::forward(const torch::Tensor& x) const {
-  auto y = at::mkldnn_convolution(x, weight, bias, {padding, padding}, {stride, stride}, {1, 1}, 1);
-  return activation ? torch::relu(y) : y;
+  auto scale = norm->weight / torch::sqrt(norm->running_var + norm->options.eps());
+  auto w = (conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
+  folded_weight = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(), {padding, padding}, {stride, stride}, {1, 1}, 1);
+  folded_bias = (norm->bias - norm->running_mean * scale).contiguous().to_mkldnn();
 }
 
 void ResNetImpl::prepare_inference() {
-  folded_.clear();
-  if (!at::hasMKLDNN()) return;
-  folded_.push_back(fold(stem_));
-  for (const auto& r : layers_) {
-    for (const auto& conv : r.layer) folded_.push_back(fold(conv));
-    if (r.shortcut) folded_.push_back(fold(*r.shortcut));
+  prepared_ = false;
+  if (!at::hasMKLDNN() || classifier_->weight.scalar_type() != torch::kFloat) return;
+  stem_.fold();
+  for (auto& r : layers_) {
+    for (auto& conv : r.layer) conv.fold();
+    if (r.shortcut) r.shortcut->fold();
   }
-}
-
-torch::Tensor ResNetImpl::forward_prepared(const torch::Tensor& pixels) {
-  auto f = folded_.begin();
-  auto x = torch::max_pool2d((f++)->forward(pixels.to(torch::kFloat).contiguous().to_mkldnn()), 3, 2, 1);
-  for (const auto& r : layers_) {
-    auto y = x;
-    for (size_t i = 0; i < r.layer.size(); ++i) y = (f++)->forward(y);
-    x = torch::relu(y + (r.shortcut ? (f++)->forward(x) : x));
-  }
-  auto pooled = torch::adaptive_avg_pool2d(x, {1, 1}).to_dense().flatten(1);
-  return classifier_(pooled.to(classifier_->weight.scalar_type()));
+  prepared_ = true;
 }
 
 torch::Tensor ResNetImpl::forward(const torch::Tensor& pixels) {
@@ -129,14 +107,15 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& pixels) {
   if (pixels.dim() != 4 || pixels.size(1) != c.num_channels || pixels.size(2) < 32 || pixels.size(3) < 32)
     throw Error(fmt::format("resnet: expected pixel_values [B, {}, H>=32, W>=32], got {}", c.num_channels,
                             c10::str(pixels.sizes())));
-  if (!folded_.empty() && !is_training() && pixels.device().is_cpu()) return forward_prepared(pixels);
-  auto x = torch::max_pool2d(stem_.forward(pixels), 3, 2, 1);
+  const bool prepared = prepared_ && !is_training() && pixels.device().is_cpu();
+  auto x = torch::max_pool2d(stem_.forward(prepared ? pixels.contiguous().to_mkldnn() : pixels, prepared), 3, 2, 1);
   for (auto& r : layers_) {
     auto y = x;
-    for (auto& conv : r.layer) y = conv.forward(y);
-    x = torch::relu(y + (r.shortcut ? r.shortcut->forward(x) : x));
+    for (auto& conv : r.layer) y = conv.forward(y, prepared);
+    x = torch::relu(y + (r.shortcut ? r.shortcut->forward(x, prepared) : x));
   }
-  return classifier_(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
+  auto pooled = torch::adaptive_avg_pool2d(x, {1, 1});
+  return classifier_((prepared ? pooled.to_dense() : pooled).flatten(1));
 }
 
 }  // namespace emopost::models

@@ -26,7 +26,7 @@ class ResNetImpl : public torch::nn::Module {
   // must be prepared again after the weights change. A no-op where libtorch lacks oneDNN.
   void prepare_inference();
   void train(bool on = true) override {
-    if (on) folded_.clear();
+    if (on) prepared_ = false;
     torch::nn::Module::train(on);
   }
 
@@ -36,20 +36,17 @@ class ResNetImpl : public torch::nn::Module {
     torch::nn::Conv2d conv{nullptr};
     torch::nn::BatchNorm2d norm{nullptr};
     bool activation = true;
-    torch::Tensor forward(const torch::Tensor& x);
+    int64_t stride = 1, padding = 0;
+    // Set by prepare_inference(): oneDNN weight and bias with the BatchNorm folded in.
+    torch::Tensor folded_weight, folded_bias;
+    void fold();
+    // `prepared`: x is a oneDNN tensor and the folded weights are current.
+    torch::Tensor forward(const torch::Tensor& x, bool prepared);
   };
   struct Residual {
     std::vector<ConvLayer> layer;
     std::optional<ConvLayer> shortcut;
   };
-  struct FoldedConv {  // oneDNN weight and bias of a ConvLayer with its BatchNorm folded in
-    torch::Tensor weight, bias;
-    int64_t stride = 1, padding = 0;
-    bool activation = true;
-    torch::Tensor forward(const torch::Tensor& x) const;
-  };
-  static FoldedConv fold(const ConvLayer& c);
-  torch::Tensor forward_prepared(const torch::Tensor& pixels);
   ConvLayer conv_layer(const std::string& path, int64_t in, int64_t out, int64_t kernel,
                        int64_t stride, bool activation);
 
@@ -57,8 +54,7 @@ class ResNetImpl : public torch::nn::Module {
   ConvLayer stem_;
   std::vector<Residual> layers_;
   torch::nn::Linear classifier_{nullptr};
-  // Filled by prepare_inference(): the stem, then per residual layer its convs and its shortcut.
-  std::vector<FoldedConv> folded_;
+  bool prepared_ = false;
 };
 TORCH_MODULE(ResNet);
 

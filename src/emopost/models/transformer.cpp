@@ -59,14 +59,11 @@ torch::Tensor TransformerBlock::attention(const torch::Tensor& x, const torch::T
   auto probs = torch::softmax(scores, -1);
   probs = torch::dropout(probs, o_.attention_dropout, training);
   auto context = torch::matmul(probs, heads(v)).transpose(1, 2).reshape({B, T, o_.dim});
-  return linear(1, context);
+  return linear(out_, 1, context);
 }
 
-// 1 = out, 2 = fc1, 3 = fc2 (0 is the fused q, k, v of the int8 path).
-torch::Tensor TransformerBlock::linear(int i, const torch::Tensor& x) {
-  if (!int8_.empty()) return int8_[i].forward(x);
-  torch::nn::Linear* all[] = {nullptr, &out_, &fc1_, &fc2_};
-  return (*all[i])(x);
+torch::Tensor TransformerBlock::linear(torch::nn::Linear& fp32, size_t slot, const torch::Tensor& x) {
+  return int8_.empty() ? fp32(x) : int8_[slot].forward(x);
 }
 
 void TransformerBlock::quantize_int8() {
@@ -78,7 +75,7 @@ void TransformerBlock::quantize_int8() {
 torch::Tensor TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
                                         bool training) {
   auto mlp = [&](const torch::Tensor& h) {
-    return torch::dropout(linear(3, torch::gelu(linear(2, h))), o_.dropout, training);
+    return torch::dropout(linear(fc2_, 3, torch::gelu(linear(fc1_, 2, h))), o_.dropout, training);
   };
   if (o_.pre_norm) {
     auto h = torch::dropout(attention(norm1_(x), key_bias, training), o_.dropout, training) + x;

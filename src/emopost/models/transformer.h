@@ -38,13 +38,14 @@ class TransformerBlock {
                    const BlockOptions& options);
   // x [B, T, D]; key_bias [B, 1, 1, T] additive (0 or a large negative) or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
-  // From now on the six linears run in dynamic int8 (inference only; the fp32 weights stay, so
-  // parameter names and saving are unchanged). Call again after the weights change.
+  // From now on the linears run in dynamic int8, q, k and v as one matmul (inference only; the fp32
+  // weights stay, so parameter names and saving are unchanged). Call again after the weights change.
   void quantize_int8();
 
  private:
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
-  torch::Tensor linear(int i, const torch::Tensor& x);
+  // `fp32`, or its int8 twin int8_[slot] once quantize_int8() has run.
+  torch::Tensor linear(torch::nn::Linear& fp32, size_t slot, const torch::Tensor& x);
   BlockOptions o_;
   std::vector<Int8Linear> int8_;  // empty, or q k v fused, then out, fc1, fc2
   torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, out_{nullptr}, fc1_{nullptr},

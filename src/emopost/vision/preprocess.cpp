@@ -390,7 +390,6 @@ ScaledImage decode_for_faces(std::string_view bytes, const DecodeLimits& limits,
   return with_image_codes([&] { return decode_for_faces_unchecked(bytes, limits, min_side, grey); });
 }
 
-
 cv::Mat read_rgb(const std::filesystem::path& path, const DecodeLimits& limits) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("cannot open image {}", path.string()), "bad_image");
