@@ -5,6 +5,7 @@
 //   BM_Batch                64 posts (photo+caption) through run_batch, as `predict --input` does
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 //   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
+//   *_serial                the text model before the picture, not beside its decoding
 // Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
 // Threads: 2, or EMOPOST_THREADS.
 #include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
@@ -33,9 +34,9 @@ namespace fs = std::filesystem;
 const fs::path kRoot = EMOPOST_SOURCE_DIR;
 const char* kCaption = "Finally saw my best friends after two years apart!!! 😭❤️ #reunited @maria";
 
-// The default configuration (fp32), int8 linears, and faces read once (no mirror image), side by
-// side in one run.
-enum class Variant { kDefault, kInt8, kNoMirror };
+// The default configuration (fp32), int8 linears, faces read once (no mirror image), and the stages
+// one after another, side by side in one run.
+enum class Variant { kDefault, kInt8, kNoMirror, kSerial };
 
 const predict::Predictor& predictor(Variant v = Variant::kDefault) {
   auto make = [](Variant v) {
@@ -45,11 +46,12 @@ const predict::Predictor& predictor(Variant v = Variant::kDefault) {
     o.models_dir = kRoot / "models";
     o.int8 = v == Variant::kInt8;
     o.face_mirror = v != Variant::kNoMirror;
+    o.text_beside_decode = v != Variant::kSerial;
     return o;
   };
   static const predict::Predictor quantized(make(Variant::kInt8)), plain(make(Variant::kDefault)),
-      once(make(Variant::kNoMirror));
-  return v == Variant::kInt8 ? quantized : v == Variant::kNoMirror ? once : plain;
+      once(make(Variant::kNoMirror)), serial(make(Variant::kSerial));
+  return v == Variant::kInt8 ? quantized : v == Variant::kNoMirror ? once : v == Variant::kSerial ? serial : plain;
 }
 
 // A 1280x720 JPEG: the group photo, scaled to 1280 wide and cut to 16:9 around the faces.
@@ -90,6 +92,7 @@ BENCHMARK_CAPTURE(BM_Post, caption_only, false, Variant::kDefault)->Unit(benchma
 BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_no_mirror, true, Variant::kNoMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_serial, true, Variant::kSerial)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 
 void BM_Batch(benchmark::State& state) {
   const auto b64 = io::base64_encode(photo_1280x720());

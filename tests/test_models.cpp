@@ -7,9 +7,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "emopost/core/error.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/runtime.h"
 
 namespace fs = std::filesystem;
 using namespace emopost;
@@ -206,4 +208,21 @@ TEST(Int8, LogitsTrackFp32AndNamesStay) {
   vit->quantize_int8();
   auto vgot = vit->forward(vexp.at("pixel_values"));
   EXPECT_LT((vgot - vref).abs().max().item<double>(), 0.05 * vref.abs().max().item<double>());
+}
+
+// The predictor runs the text model on one thread beside the image decoder; that must not change the
+// thread count anywhere else.
+TEST(Runtime, ThreadLimitHoldsForTheCallingThreadOnly) {
+  configure_threads(2);
+  bool limited = false;
+  int inside = 0;
+  std::thread([&] {
+    limited = limit_threads_here(1);
+    auto x = torch::rand({256, 256});
+    (void)x.matmul(x);  // a parallel op must not undo the limit
+    inside = torch::get_num_threads();
+  }).join();
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(inside, 1);
+  EXPECT_EQ(torch::get_num_threads(), 2);
 }

@@ -229,6 +229,17 @@ TEST(Predictor, ConcurrentCallersGetTheSameAnswers) {
     for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR(g[c], want[c], 1e-5);
 }
 
+// With a picture, the text model runs on a thread of its own beside the decoder; it must read the
+// text exactly as it does alone.
+TEST(Predictor, TextReadBesideAPictureMatchesTextAlone) {
+  const std::string caption = "my dog died yesterday and I miss him";
+  const auto alone = predictor().predict({"", caption, std::nullopt});
+  const auto beside = predictor().predict({"", caption, photo("photos/group6.jpg")});
+  ASSERT_TRUE(alone.text && beside.text);
+  for (int c = 0; c < emopost::kNumLabels; ++c) EXPECT_NEAR((*beside.text)[c], (*alone.text)[c], 1e-5);
+  EXPECT_FALSE(beside.faces.empty());
+}
+
 TEST(Predictor, MissingModelsAreAClearError) {
   PredictorOptions o;
   o.models_dir = "/nonexistent/models";

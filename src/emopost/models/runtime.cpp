@@ -2,8 +2,12 @@
 
 #include <thread>
 
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+#ifdef EMOPOST_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 namespace emopost::models {
 
@@ -11,6 +15,16 @@ int configure_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   return torch::get_num_threads();
+}
+
+bool limit_threads_here(int threads) {
+  threads = std::max(1, threads);
+  // torch sets a new thread's count on its first parallel op, which would undo ours.
+  at::internal::lazy_init_num_threads();
+#ifdef EMOPOST_HAVE_OPENMP
+  omp_set_num_threads(threads);
+#endif
+  return at::get_num_threads() == threads;
 }
 
 Bf16Autocast::Bf16Autocast(bool enabled) : enabled_(enabled), previous_(at::autocast::is_cpu_enabled()) {

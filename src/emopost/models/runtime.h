@@ -7,6 +7,11 @@ namespace emopost::models {
 // Sets intra-op threads (0 = all cores; libtorch defaults to 1 here) and returns the count used.
 int configure_threads(int threads);
 
+// Limits torch ops issued from the calling thread to `threads` intra-op threads, leaving every other
+// thread's setting alone (OpenMP keeps the count per thread). False where it could not take effect:
+// no OpenMP here, or a libtorch with its own bundled OpenMP runtime.
+bool limit_threads_here(int threads);
+
 // Turns bf16 autocast on for this thread while alive: matmuls run in bf16 (oneDNN, 2-3x faster
 // on avx512_bf16), while softmax, layer norm and losses stay in fp32.
 class Bf16Autocast {

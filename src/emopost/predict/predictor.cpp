@@ -1,8 +1,10 @@
 #include "emopost/predict/predictor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <numeric>
 #include <sstream>
 
@@ -11,9 +13,11 @@
 #include <torch/torch.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/worker.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
 #include "emopost/models/image_classifier.h"
+#include "emopost/models/runtime.h"
 #include "emopost/text/tokenizer.h"
 
 namespace emopost::predict {
@@ -67,6 +71,9 @@ struct Predictor::Impl {
   fusion::FusionModel fusion;
   size_t max_length = 128;
   nlohmann::json info;
+  // Runs the text model beside the image decoder, on one torch thread of its own.
+  mutable Worker text_worker;
+  bool text_beside_decode = false;
 
   // [CLS] body [SEP] windows of at most max_length tokens, each overlapping the next by half.
   std::vector<std::vector<int64_t>> windows(const std::string& normalized) const {
@@ -193,6 +200,8 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   for (size_t i = 0; i < m.tokenizer->vocab_size(); ++i) vocab.push_back(m.tokenizer->id_to_token(int64_t(i)));
   m.normalizer = text::TextNormalizer::from_cldr(m.opt.cldr_dir, text::hashtag_words(vocab));
   m.detector.emplace(m.opt.cascade, m.opt.detector);
+  m.text_beside_decode =
+      m.opt.text_beside_decode && m.text_worker.submit([] { return models::limit_threads_here(1); }).get();
   const fs::path fusion_file = m.opt.models_dir / "fusion.json";
   if (fs::exists(fusion_file)) m.fusion = fusion::FusionModel::load(fusion_file);
   else spdlog::warn("{} not found: fusing uncalibrated, with equal weights", fusion_file.string());
@@ -274,39 +283,75 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
     }
   }
   const double normalize_ms = ms_since(t);
+
+  // With pictures to read, the text model runs beside the JPEG decoder, on one thread: decoding keeps
+  // one core busy, and on tweet-length texts one thread is nearly as fast as two. Detection waits for
+  // both: beside it, OpenCV's and torch's threads fought and both got slower (bench/RESULTS.md).
+  double text_ms = 0;
+  auto run_text = [&] {
+    auto t0 = Clock::now();
+    auto logits = m.text_logits_of(per_text);
+    text_ms = ms_since(t0);
+    return logits;
+  };
+  const bool any_image = std::any_of(posts.begin(), posts.end(), [](const Post& p) { return p.image.has_value(); });
+  std::future<std::vector<Scores>> text_job;
+  std::vector<Scores> text_logits;
+  // The job reads this call's locals: should anything below throw, wait for it before they go.
+  struct WaitFor {
+    std::future<std::vector<Scores>>& job;
+    ~WaitFor() {
+      if (job.valid()) job.wait();
+    }
+  } wait_for_text{text_job};
+  if (m.text_beside_decode && any_image && !per_text.empty())
+    text_job = m.text_worker.submit(run_text);
+  else
+    text_logits = run_text();
+
+  auto image_failed = [&](size_t i, const cv::Exception& e) {
+    fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
+  };
+  std::vector<double> scale(posts.size(), 1.0);
   t = Clock::now();
-  auto text_logits = m.text_logits_of(per_text);
-  const double text_ms = ms_since(t);
-  // Pictures are decoded and searched for faces after the text model has run, not beside it: on 2
-  // cores OpenCV's and torch's thread pools then fight, and both stages got slower (measured).
-  double decode_ms = 0, detect_ms = 0;
   for (size_t i = 0; i < posts.size(); ++i) {
     if (!posts[i].image) continue;
     try {
-      auto t0 = Clock::now();
       auto decoded = vision::decode_for_faces(*posts[i].image, m.opt.decode, m.opt.decode_min_side,
                                               m.face_pre.channels == 1);
       work[i].image = decoded.pixels;
       work[i].full = decoded.full;
-      decode_ms += ms_since(t0);
-      t0 = Clock::now();
+      scale[i] = decoded.scale;
+    } catch (const Error& e) {
+      fail(i, e);
+    } catch (const cv::Exception& e) {
+      image_failed(i, e);
+    }
+  }
+  const double decode_ms = ms_since(t);
+  if (text_job.valid()) text_logits = text_job.get();
+
+  t = Clock::now();
+  for (size_t i = 0; i < posts.size(); ++i) {
+    if (work[i].image.empty() || !work[i].error_code.empty()) continue;
+    try {
       work[i].boxes = m.detector->detect(work[i].image);
       for (auto& f : work[i].boxes) {
         work[i].crops.push_back(f.whole_image ? work[i].image
                                               : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
         // Boxes are reported in the picture's own pixels, not the reduced copy's.
-        const double k = 1.0 / decoded.scale;
+        const double k = 1.0 / scale[i];
         f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)),
                          int(std::lround(f.box.width * k)), int(std::lround(f.box.height * k))) &
-                cv::Rect({0, 0}, decoded.full);
+                cv::Rect({0, 0}, work[i].full);
       }
-      detect_ms += ms_since(t0);
     } catch (const Error& e) {
       fail(i, e);
     } catch (const cv::Exception& e) {
-      fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
+      image_failed(i, e);
     }
   }
+  const double detect_ms = ms_since(t);
 
   t = Clock::now();
   std::vector<cv::Mat> crops;

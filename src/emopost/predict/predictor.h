@@ -89,6 +89,9 @@ struct PredictorOptions {
   // Average each face's logits with its mirror image's: +0.7 points of PrivateTest accuracy for the
   // shipped face model (models/face/README.md) for a second face-model pass.
   bool face_mirror = true;
+  // Run the text model on a thread of its own (one torch thread) while pictures are decoded, rather
+  // than before them: 31.8 -> 29 ms a post on 2 cores (bench/RESULTS.md). Off only to compare.
+  bool text_beside_decode = true;
 };
 
 class Predictor {
