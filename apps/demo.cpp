@@ -33,7 +33,7 @@ std::string top_label(const torch::Tensor& logits) {
 }  // namespace
 
 int run_demo(const DemoOptions& o, int threads) {
-  int used = models::configure_threads(threads);
+  int used = models::configure_runtime(threads);
   std::printf("%s\nthreads: %d\n\n", blas_report().c_str(), used);
   std::vector<std::string> labels(kLabels.begin(), kLabels.end());
 

@@ -85,11 +85,11 @@ int main(int argc, char** argv) {
   try {
     if (*demo) return emopost::run_demo(demo_opts, threads);
     if (*serve) {
-      emopost::models::configure_threads(threads);
+      emopost::models::configure_runtime(threads);
       return emopost::run_serve(serve_cmd);
     }
     if (*predict || *calibrate || *study) {
-      emopost::models::configure_threads(threads);
+      emopost::models::configure_runtime(threads);
       if (*predict) return emopost::run_predict(predict_cmd);
       if (*calibrate) return emopost::run_calibrate(predict_cmd);
       return emopost::run_study_faces(predict_cmd);
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*evalc) {
-      emopost::models::configure_threads(threads);
+      emopost::models::configure_runtime(threads);
       auto out = emopost::train::run_evaluation(req);
       if (!out_dir.empty()) {
         fs::create_directories(out_dir);

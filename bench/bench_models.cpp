@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const char* env = std::getenv("EMOPOST_THREADS");
-  const int threads = models::configure_threads(env && *env ? std::atoi(env) : 2);
+  const int threads = models::configure_runtime(env && *env ? std::atoi(env) : 2);
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   std::printf("%s\nthreads: %d, OMP_WAIT_POLICY=%s\n", blas_report().c_str(), threads,
               wait ? wait : "(unset)");

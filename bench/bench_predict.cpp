@@ -41,7 +41,7 @@ enum class Variant { kDefault, kInt8, kNoMirror, kSerial };
 const predict::Predictor& predictor(Variant v = Variant::kDefault) {
   auto make = [](Variant v) {
     const char* t = std::getenv("EMOPOST_THREADS");
-    models::configure_threads(t ? std::atoi(t) : 2);
+    models::configure_runtime(t ? std::atoi(t) : 2);
     predict::PredictorOptions o;
     o.models_dir = kRoot / "models";
     o.int8 = v == Variant::kInt8;

@@ -213,7 +213,7 @@ TEST(Int8, LogitsTrackFp32AndNamesStay) {
 // The predictor runs the text model on one thread beside the image decoder; that must not change the
 // thread count anywhere else.
 TEST(Runtime, ThreadLimitHoldsForTheCallingThreadOnly) {
-  configure_threads(2);
+  configure_runtime(2);
   bool limited = false;
   int inside = 0;
   std::thread([&] {

@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <malloc.h>
+
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
@@ -11,7 +13,11 @@
 
 namespace emopost::models {
 
-int configure_threads(int threads) {
+int configure_runtime(int threads) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   return torch::get_num_threads();

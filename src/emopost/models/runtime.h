@@ -4,8 +4,12 @@
 
 namespace emopost::models {
 
-// Sets intra-op threads (0 = all cores; libtorch defaults to 1 here) and returns the count used.
-int configure_threads(int threads);
+// Process-wide speed settings; returns the thread count used.
+// - intra-op threads (0 = all cores; libtorch defaults to 1 here);
+// - glibc's allocator keeps activation-sized blocks (up to 32 MB) on its heap and does not hand freed
+//   memory back to the kernel below 512 MB: by default every forward pass of a big model faulted
+//   its activations in afresh (ViT-B/16 batch 8: 1786 -> 1500 ms fp32, bench/RESULTS.md).
+int configure_runtime(int threads);
 
 // Limits torch ops issued from the calling thread to `threads` intra-op threads, leaving every other
 // thread's setting alone (OpenMP keeps the count per thread). False where it could not take effect:

@@ -142,7 +142,7 @@ void print_epoch_row(const nlohmann::json& row, bool header) {
 
 FitResult fit(const TrainConfig& c, bool resume) {
   auto wall_start = std::chrono::steady_clock::now();
-  int threads = models::configure_threads(c.threads);
+  int threads = models::configure_runtime(c.threads);
   spdlog::info("{}; {} threads; bf16 {}", blas_report(), threads, c.bf16 ? "on" : "off");
   if (c.bf16 && !cpu_has_native_bf16())
     spdlog::warn("this CPU has no native bf16 (avx512_bf16/AMX): bf16 is emulated and slower than fp32");
