@@ -210,6 +210,22 @@ TEST(Int8, LogitsTrackFp32AndNamesStay) {
   EXPECT_LT((vgot - vref).abs().max().item<double>(), 0.05 * vref.abs().max().item<double>());
 }
 
+// Inference splits attention's (batch, head) pairs between threads; with autograd on, the plain
+// batched path runs. Both must give the same logits, padding mask included.
+TEST(Attention, ParallelInferencePathMatchesThePlainOne) {
+  configure_runtime(2);
+  auto model = load_distilbert(kHf / "distilbert/tiny");
+  auto expected = load_tensors(kHf / "distilbert/expected.safetensors");
+  const auto& mask = expected.at("attention_mask");
+  ASSERT_LT(mask.sum().item<int64_t>(), mask.numel()) << "the fixture should hold padding";
+  model->eval();
+  auto plain = model->forward(expected.at("input_ids"), mask);  // grad mode on: the plain path
+  torch::InferenceMode guard;
+  auto parallel = model->forward(expected.at("input_ids"), mask);
+  EXPECT_TRUE(Close(parallel, plain.detach(), 1e-5, 1e-6));
+  EXPECT_TRUE(Close(parallel, expected.at("logits"), 1e-4, 1e-5));
+}
+
 // The predictor runs the text model on one thread beside the image decoder; that must not change the
 // thread count anywhere else.
 TEST(Runtime, ThreadLimitHoldsForTheCallingThreadOnly) {

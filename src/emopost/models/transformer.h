@@ -44,6 +44,9 @@ class TransformerBlock {
 
  private:
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& key_bias, bool training);
+  // q, k, v [B, H, T, Dh] (q already scaled); the context [B, T, H*Dh].
+  torch::Tensor attend_in_parallel(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                   const torch::Tensor& key_bias);
   // `fp32`, or its int8 twin int8_[slot] once quantize_int8() has run.
   torch::Tensor linear(torch::nn::Linear& fp32, size_t slot, const torch::Tensor& x);
   BlockOptions o_;
