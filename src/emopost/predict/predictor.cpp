@@ -254,6 +254,7 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
     std::vector<std::vector<int64_t>> windows;
     cv::Mat image;  // as decoded for faces: maybe grey, maybe reduced
     cv::Size full;
+    double scale = 1;  // image's size / full
     std::vector<vision::FaceBox> boxes;
     std::vector<cv::Mat> crops;
   };
@@ -312,7 +313,6 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
   auto image_failed = [&](size_t i, const cv::Exception& e) {
     fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
   };
-  std::vector<double> scale(posts.size(), 1.0);
   t = Clock::now();
   for (size_t i = 0; i < posts.size(); ++i) {
     if (!posts[i].image) continue;
@@ -321,7 +321,7 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
                                               m.face_pre.channels == 1);
       work[i].image = decoded.pixels;
       work[i].full = decoded.full;
-      scale[i] = decoded.scale;
+      work[i].scale = decoded.scale;
     } catch (const Error& e) {
       fail(i, e);
     } catch (const cv::Exception& e) {
@@ -340,7 +340,7 @@ std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bo
         work[i].crops.push_back(f.whole_image ? work[i].image
                                               : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
         // Boxes are reported in the picture's own pixels, not the reduced copy's.
-        const double k = 1.0 / scale[i];
+        const double k = 1.0 / work[i].scale;
         f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)),
                          int(std::lround(f.box.width * k)), int(std::lround(f.box.height * k))) &
                 cv::Rect({0, 0}, work[i].full);
