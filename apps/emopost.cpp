@@ -11,6 +11,7 @@
 #include "emopost/core/error.h"
 #include "emopost/core/runtime.h"
 #include "emopost/io/hf_config.h"
+#include "emopost/train/decision.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
 #include "emopost/models/runtime.h"
@@ -74,6 +75,23 @@ int main(int argc, char** argv) {
   evalc->add_option("--predictions", predictions_file,
                     "Also write each example's label, prediction and probabilities here (JSONL)");
 
+  // tune
+  auto* tune = app.add_subcommand(
+      "tune", "Fit per-class decision offsets on the validation split (for macro-F1) and write a copy\n"
+              "of the model with them folded into its classifier bias");
+  emopost::train::TuneRequest tune_req;
+  tune->add_option("kind", tune_req.kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
+  tune->add_option("--model", tune_req.model_dir, "Model folder to start from (left unchanged)")->required()
+      ->check(CLI::ExistingDirectory);
+  tune->add_option("--out", tune_req.out_dir, "Folder for the tuned copy")->required();
+  tune->add_option("--data", tune_req.data_root, "Data root holding text/ and faces/")->capture_default_str();
+  tune->add_option("--split", tune_req.split, "Split to fit on (never the test split you report)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "val"}));
+  tune->add_option("--recipe", tune_req.recipe, "Text recipe: all or seed")->capture_default_str();
+  tune->add_option("--batch-size", tune_req.batch_size, "Examples per forward pass")->capture_default_str();
+  tune->add_option("--range", tune_req.search.range, "Largest offset tried, in log-probability")->capture_default_str();
+  tune->add_option("--step", tune_req.search.step, "Grid step of the offsets")->capture_default_str();
+
   emopost::PredictCommand predict_cmd;
   CLI::App *predict = nullptr, *calibrate = nullptr, *study = nullptr;
   emopost::add_predict_commands(app, predict_cmd, predict, calibrate, study);
@@ -106,6 +124,11 @@ int main(int argc, char** argv) {
       spdlog::info("done: best validation macro-F1 {:.4f} at epoch {}; {:.1f} samples/s; {:.0f} s",
                    result.best_macro_f1, result.best_epoch, result.train_samples_per_second,
                    result.wall_seconds);
+      return 0;
+    }
+    if (*tune) {
+      emopost::models::configure_runtime(threads);
+      std::cout << emopost::train::tune_decision_offsets(tune_req).dump(2) << "\n";
       return 0;
     }
     if (*evalc) {

@@ -2,11 +2,13 @@
 // sklearn's own documentation examples.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "emopost/core/error.h"
 #include "emopost/eval/metrics.h"
+#include "emopost/eval/offsets.h"
 
 using namespace emopost;
 using namespace emopost::eval;
@@ -173,4 +175,61 @@ TEST(MetricsTest, CalibrationBadInputsAreErrors) {
   EXPECT_THROW(expected_calibration_error({{0.5, 0.5}, {1.0}}, {0, 0}), Error);  // ragged
   EXPECT_THROW(expected_calibration_error({{1.5, 0.0}}, {0}), Error);  // not a probability
   EXPECT_THROW(expected_calibration_error({}, {}), Error);
+}
+
+// Decision offsets (eval/offsets.h). Three classes; the model leans to class 1: class-0 examples
+// read 0.45 / 0.55, so they go to class 1 until class 0's offset passes ln(0.55 / 0.45) = 0.20.
+// Class-1 examples (0.2 / 0.8) stay right until the offset passes ln 4 = 1.39, so on a 0.1 grid
+// the first offset that makes every decision right is 0.3.
+TEST(OffsetsTest, FindsTheShiftThatUndoesALean) {
+  std::vector<std::vector<double>> p;
+  std::vector<int> truth;
+  for (int i = 0; i < 4; ++i) p.push_back({0.45, 0.55, 0.0}), truth.push_back(0);
+  for (int i = 0; i < 4; ++i) p.push_back({0.2, 0.8, 0.0}), truth.push_back(1);
+  for (int i = 0; i < 4; ++i) p.push_back({0.0, 0.1, 0.9}), truth.push_back(2);
+  auto fit = fit_decision_offsets(p, truth);
+  ASSERT_EQ(fit.offsets.size(), 3u);
+  EXPECT_NEAR(fit.offsets[0], 0.3, kEps);
+  EXPECT_EQ(fit.offsets[1], 0.0);
+  EXPECT_EQ(fit.offsets[2], 0.0);
+  EXPECT_NEAR(fit.accuracy_before, 8.0 / 12.0, kEps);
+  EXPECT_NEAR(fit.macro_f1_after, 1.0, kEps);
+  EXPECT_NEAR(fit.accuracy_after, 1.0, kEps);
+  EXPECT_EQ(decide(p, fit.offsets), truth);
+}
+
+TEST(OffsetsTest, RightDecisionsAreLeftAlone) {
+  std::vector<std::vector<double>> p = {{0.9, 0.1}, {0.3, 0.7}, {0.6, 0.4}};
+  std::vector<int> truth = {0, 1, 0};
+  auto fit = fit_decision_offsets(p, truth);
+  EXPECT_EQ(fit.offsets, (std::vector<double>{0.0, 0.0}));
+  EXPECT_EQ(fit.macro_f1_before, fit.macro_f1_after);
+  EXPECT_EQ(decide(p, {}), truth);  // no offsets: the plain argmax
+}
+
+// Strict gains only, so the fitted offsets never score below the plain argmax.
+TEST(OffsetsTest, NeverWorseThanThePlainArgmax) {
+  std::vector<std::vector<double>> p;
+  std::vector<int> truth;
+  unsigned state = 7;
+  auto next = [&] { return (state = state * 1103515245u + 12345u) % 1000 / 1000.0 + 1e-3; };
+  for (int i = 0; i < 200; ++i) {
+    std::vector<double> row = {next(), next(), next(), next()};
+    double sum = row[0] + row[1] + row[2] + row[3];
+    for (auto& v : row) v /= sum;
+    p.push_back(row);
+    truth.push_back(static_cast<int>(next() * 4) % 4);
+  }
+  auto fit = fit_decision_offsets(p, truth, {.range = 0.5, .step = 0.25, .sweeps = 2});
+  EXPECT_GE(fit.macro_f1_after, fit.macro_f1_before);
+  for (double o : fit.offsets) EXPECT_LE(std::abs(o), 0.5 + kEps);
+  auto report = classification_report(truth, decide(p, fit.offsets), 4);
+  EXPECT_NEAR(report.macro_f1, fit.macro_f1_after, kEps);
+}
+
+TEST(OffsetsTest, BadInputsAreErrors) {
+  EXPECT_THROW(fit_decision_offsets({}, {}), Error);
+  EXPECT_THROW(fit_decision_offsets({{0.5, 0.5}}, {0, 1}), Error);
+  EXPECT_THROW(fit_decision_offsets({{0.5, 0.5}, {1.0}}, {0, 1}), Error);
+  EXPECT_THROW(fit_decision_offsets({{0.5, 0.5}}, {0}, {.range = 1, .step = 0, .sweeps = 1}), Error);
 }

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/eval/offsets.h"
+#include "emopost/train/decision.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
 #include "support.h"
@@ -117,6 +120,63 @@ TEST(Train, TextSmokeRunWritesCheckpointsAndResumes) {
   ASSERT_EQ(out.predictions.size(), out.json["pooled"]["total"].get<size_t>());
   EXPECT_EQ(out.predictions[0]["probabilities"].size(), 7u);
   EXPECT_TRUE(out.predictions[0].contains("label") && out.predictions[0].contains("source"));
+  fs::remove_all(c.output_dir);
+}
+
+// `emopost tune` folds its offsets into classifier.bias: the tuned copy decides as the source's
+// probabilities shifted by the offsets would, and the source is left as it was.
+TEST(Train, TunedOffsetsLiveInTheClassifierBias) {
+  auto c = smoke("text");
+  c.epochs = 1;
+  c.learning_rate = 1e-7;
+  fit(c, false);
+  // A few smoke steps collapse the model to one answer for every text. Kept near its random start
+  // and given a strong random head, its decisions depend on the text, so that shifting them can
+  // help some examples and not others.
+  const auto source = c.output_dir / "random_head", tuned = c.output_dir / "tuned";
+  auto model = models::load_distilbert(c.output_dir / "best");
+  {
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(0);
+    model->named_parameters()["classifier.weight"].normal_(0, 5);
+  }
+  models::save_pretrained(model, source);
+  for (auto f : {"vocab.txt", "tokenizer_config.json"}) fs::copy_file(c.output_dir / "best" / f, source / f);
+  const auto before = models::load_tensors(source / "model.safetensors").at("classifier.bias");
+  expect_error([&] { tune_decision_offsets({.kind = "text", .model_dir = source, .out_dir = source}); },
+               "new folder");
+  auto fitted = tune_decision_offsets({.kind = "text", .model_dir = source, .out_dir = tuned,
+                                       .data_root = c.data_root});
+  std::vector<double> offsets;
+  for (auto label : kLabels) offsets.push_back(fitted["offsets"][std::string(label)]);
+  ASSERT_TRUE(std::any_of(offsets.begin(), offsets.end(), [](double o) { return o != 0; }))
+      << "the smoke model's decisions were already the best on its samples: nothing to check";
+  EXPECT_GT(fitted["after"]["macro_f1"].get<double>(), fitted["before"]["macro_f1"].get<double>());
+
+  EXPECT_TRUE(torch::equal(models::load_tensors(source / "model.safetensors").at("classifier.bias"), before));
+  auto shift = models::load_tensors(tuned / "model.safetensors").at("classifier.bias") - before;
+  EXPECT_TRUE(torch::allclose(shift, torch::tensor(offsets).to(torch::kFloat), 0, 1e-6)) << shift;
+  for (auto f : {"config.json", "vocab.txt", "tokenizer_config.json", "decision_offsets.json"})
+    EXPECT_TRUE(fs::exists(tuned / f)) << f;
+
+  auto plain = run_evaluation({.kind = "text", .model_dir = source, .data_root = c.data_root, .split = "val"});
+  auto shifted = run_evaluation({.kind = "text", .model_dir = tuned, .data_root = c.data_root, .split = "val"});
+  std::vector<std::vector<double>> probabilities;
+  for (const auto& row : plain.predictions) probabilities.push_back(row["probabilities"]);
+  auto expected = eval::decide(probabilities, offsets);
+  ASSERT_EQ(shifted.predictions.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(shifted.predictions[i]["predicted"], std::string(kLabels[expected[i]])) << i;
+  EXPECT_NEAR(shifted.json["pooled"]["macro_f1"].get<double>(), fitted["after"]["macro_f1"].get<double>(), 1e-9);
+
+  // Tuning a tuned model records the running total of what its bias now holds.
+  auto again = tune_decision_offsets({.kind = "text", .model_dir = tuned, .out_dir = c.output_dir / "tuned2",
+                                      .data_root = c.data_root});
+  for (auto label : kLabels) {
+    auto key = std::string(label);
+    EXPECT_NEAR(again["total_offsets"][key].get<double>(),
+                fitted["total_offsets"][key].get<double>() + again["offsets"][key].get<double>(), 1e-12);
+  }
   fs::remove_all(c.output_dir);
 }
 

@@ -1,0 +1,85 @@
+#include "emopost/train/decision.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/labels.h"
+#include "emopost/io/hf_config.h"
+#include "emopost/models/checkpoint.h"
+#include "emopost/train/tasks.h"
+#include "emopost/train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace emopost::train {
+
+namespace {
+
+// The float dtype the source checkpoint stores its weights in, so tuning keeps fp16 files fp16.
+torch::ScalarType stored_dtype(const fs::path& dir) {
+  for (const auto& [name, tensor] : models::load_tensors(dir / "model.safetensors"))
+    if (tensor.is_floating_point()) return tensor.scalar_type();
+  return torch::kFloat;
+}
+
+// Every architecture's head is the module "classifier" in emopost's names (models/names.cpp).
+void add_to_classifier_bias(torch::nn::Module& module, const std::vector<double>& offsets) {
+  auto params = module.named_parameters();
+  auto* bias = params.find("classifier.bias");
+  if (bias == nullptr) throw Error("the model has no classifier.bias to fold decision offsets into");
+  if (bias->numel() != static_cast<int64_t>(offsets.size()))
+    throw Error(fmt::format("classifier.bias has {} entries, the offsets {}", bias->numel(), offsets.size()));
+  torch::NoGradGuard no_grad;
+  bias->add_(torch::tensor(offsets, torch::kDouble).to(bias->scalar_type()));
+}
+
+}  // namespace
+
+nlohmann::json tune_decision_offsets(const TuneRequest& r) {
+  if (r.out_dir.empty()) throw Error("give an output folder for the tuned model");
+  if (fs::exists(r.out_dir) && fs::equivalent(r.out_dir, r.model_dir))
+    throw Error(fmt::format("the tuned model must go to a new folder, not over {}", r.model_dir.string()));
+  auto task = load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split});
+  auto ev = evaluate(*task, r.split, r.batch_size, /*bf16=*/false, "tune " + r.split);
+  const auto& truth = task->split(r.split).labels;
+  auto fit = eval::fit_decision_offsets(ev.probabilities, truth, r.search);
+
+  // A source that was itself tuned keeps its earlier offsets in its bias: record the running total.
+  std::vector<double> total = fit.offsets;
+  if (fs::exists(r.model_dir / "decision_offsets.json")) {
+    auto earlier = io::read_json_file(r.model_dir / "decision_offsets.json");
+    for (size_t k = 0; k < total.size(); ++k)
+      total[k] += earlier.at("total_offsets").at(std::string(kLabels[k])).get<double>();
+  }
+  nlohmann::json per_class = nlohmann::json::object(), per_class_total = nlohmann::json::object();
+  for (size_t k = 0; k < fit.offsets.size(); ++k) {
+    per_class[std::string(kLabels[k])] = fit.offsets[k];
+    per_class_total[std::string(kLabels[k])] = total[k];
+  }
+  nlohmann::json out = {
+      {"offsets", per_class},
+      {"total_offsets", per_class_total},
+      {"folded_into", "classifier.bias"},
+      {"source_model", r.model_dir.string()},
+      {"fitted_on", {{"data_root", r.data_root.string()}, {"split", r.split}, {"examples", truth.size()},
+                     {"recipe", r.kind == "text" ? r.recipe : ""}}},
+      {"objective", "macro_f1"},
+      {"search", {{"range", r.search.range}, {"step", r.search.step}, {"sweeps", r.search.sweeps}}},
+      {"before", {{"macro_f1", fit.macro_f1_before}, {"accuracy", fit.accuracy_before}}},
+      {"after", {{"macro_f1", fit.macro_f1_after}, {"accuracy", fit.accuracy_after}}}};
+
+  fs::create_directories(r.out_dir);
+  for (const auto& entry : fs::directory_iterator(r.model_dir))
+    if (entry.is_regular_file())
+      fs::copy_file(entry.path(), r.out_dir / entry.path().filename(), fs::copy_options::overwrite_existing);
+  add_to_classifier_bias(task->module(), fit.offsets);
+  task->save(r.out_dir, stored_dtype(r.model_dir));
+  io::write_json_file(r.out_dir / "decision_offsets.json", out);
+  spdlog::info("{} macro-F1 {:.4f} -> {:.4f}, accuracy {:.4f} -> {:.4f}; wrote {}", r.split,
+               fit.macro_f1_before, fit.macro_f1_after, fit.accuracy_before, fit.accuracy_after,
+               r.out_dir.string());
+  return out;
+}
+
+}  // namespace emopost::train
