@@ -51,8 +51,12 @@ void add_predict_commands(CLI::App& app, PredictCommand& c, CLI::App*& predict, 
   study->add_option("--photos", c.photos, "Folder of photos with faces.json giving each photo's face count");
   study->add_option("--limit", c.limit, "Use only N images");
   study->add_option("--out", c.out, "Also write the JSON here");
-  for (auto* cmd : {predict, calibrate, study})
+  for (auto* cmd : {predict, calibrate, study}) {
+    cmd->add_option("--text-model", c.text_model, "Text model folder (default MODELS/text)");
+    cmd->add_option("--face-model", c.face_model, "Face model folder (default MODELS/face, e.g. models/face-vit)");
     cmd->add_flag("--no-mirror", c.no_mirror, "Read each face once, not also as its mirror image");
+  }
+  predict->add_option("--fusion", c.fusion_file, "Fusion file (default MODELS/fusion.json)");
   for (auto* cmd : {predict, study}) {
     cmd->add_option("--detect-side", c.detector.detect_side, "Face detection runs on a copy this long on its longer side")
         ->capture_default_str();
@@ -68,6 +72,9 @@ namespace {
 predict::PredictorOptions predictor_options(const PredictCommand& c) {
   predict::PredictorOptions o;
   o.models_dir = c.models_dir;
+  o.text_model = c.text_model;
+  o.face_model = c.face_model;
+  o.fusion_file = c.fusion_file;
   o.batch_size = c.batch_size;
   o.int8 = c.int8;
   if (c.margin >= 0) o.face_margin = c.margin;
@@ -148,6 +155,9 @@ int run_predict(const PredictCommand& c) {
 }
 
 int run_calibrate(const PredictCommand& c) {
+  // A fusion fitted for another pair must not silently replace the shipped pair's.
+  if (c.out.empty() && !(c.text_model.empty() && c.face_model.empty()))
+    throw Error("with --text-model or --face-model, give --out: MODELS/fusion.json belongs to MODELS' own pair");
   predict::Predictor predictor(predictor_options(c));
   predict::CalibrationRequest r;
   r.data_root = c.data_root;

@@ -11,6 +11,7 @@ namespace emopost {
 
 struct PredictCommand {
   std::filesystem::path models_dir = "models";
+  std::filesystem::path text_model, face_model, fusion_file;  // empty: MODELS/text, face, fusion.json
   std::string text;
   std::filesystem::path image, input, output;
   bool json = false, explain = false, int8 = false, no_mirror = false;

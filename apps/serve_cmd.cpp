@@ -14,6 +14,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommand& c) {
   s->add_option("--host", o.host, "Address to listen on")->capture_default_str();
   s->add_option("--port", o.port, "Port (0 = any free port)")->capture_default_str();
   s->add_option("--models", o.predictor.models_dir, "Folder with text/, face/ and fusion.json")->capture_default_str();
+  s->add_option("--text-model", o.predictor.text_model, "Text model folder (default MODELS/text)");
+  s->add_option("--face-model", o.predictor.face_model, "Face model folder (default MODELS/face, e.g. models/face-vit)");
+  s->add_option("--fusion", o.predictor.fusion_file, "Fusion file (default MODELS/fusion.json)");
   s->add_option("--max-batch", o.batcher.max_batch, "Posts per model batch (1 = no batching)")->capture_default_str();
   s->add_option("--max-wait-us", c.max_wait_us, "How long a post waits for others to batch with")->capture_default_str();
   s->add_option("--max-queue", o.batcher.max_queue, "Posts waiting before requests get 503")->capture_default_str();

@@ -246,6 +246,29 @@ TEST(Predictor, MissingModelsAreAClearError) {
   expect_error_code([&] { Predictor p(o); }, "bad_model", "no text model at /nonexistent/models/text");
 }
 
+// --text-model / --face-model / --fusion: each part may come from its own folder, e.g. the ViT face.
+TEST(Predictor, ModelFoldersCanBeGivenOneByOne) {
+  PredictorOptions o;
+  o.models_dir = "/nonexistent/models";
+  o.text_model = kRoot / "models/text";
+  o.face_model = kRoot / "models/face-vit";
+  o.fusion_file = kRoot / "models/fusion.json";
+  Predictor p(o);
+  EXPECT_EQ(p.info()["face"]["config"]["model_type"], "vit");
+  EXPECT_EQ(p.info()["face"]["path"], o.face_model.string());
+  Post post;
+  post.text = "i am so happy today";
+  post.image = photo("face_happy.jpg");
+  auto got = p.predict(post);
+  EXPECT_EQ(got.modalities.size(), 2u);
+  Post caption_only;
+  caption_only.text = post.text;
+  EXPECT_EQ(got.text, predictor().predict(caption_only).text);  // the same text model
+
+  o.face_model = "/nonexistent/face";
+  expect_error_code([&] { Predictor q(o); }, "bad_model", "no face model at /nonexistent/face");
+}
+
 TEST(Calibration, PostsPairFacesOfTheSameLabelAndScoreEachModality) {
   std::vector<int> text_labels{0, 3, 3, 5, 6}, face_labels{3, 0, 5, 6, 3, 0};
   auto idx = pair_faces(text_labels, face_labels, 7);

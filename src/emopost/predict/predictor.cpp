@@ -173,7 +173,10 @@ struct Predictor::Impl {
 Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>()) {
   auto& m = *impl_;
   m.opt = std::move(options);
-  const fs::path text_dir = m.opt.models_dir / "text", face_dir = m.opt.models_dir / "face";
+  auto or_default = [&](const fs::path& given, const char* part) {
+    return given.empty() ? m.opt.models_dir / part : given;
+  };
+  const fs::path text_dir = or_default(m.opt.text_model, "text"), face_dir = or_default(m.opt.face_model, "face");
   m.text_model = load_model(text_dir, "text", [&] { return models::load_distilbert(text_dir); });
   m.face_model = load_model(face_dir, "face", [&] { return models::ImageClassifier::load(face_dir); });
   m.text_model->eval();
@@ -202,7 +205,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.detector.emplace(m.opt.cascade, m.opt.detector);
   m.text_beside_decode =
       m.opt.text_beside_decode && m.text_worker.submit([] { return models::limit_threads_here(1); }).get();
-  const fs::path fusion_file = m.opt.models_dir / "fusion.json";
+  const fs::path fusion_file = or_default(m.opt.fusion_file, "fusion.json");
   if (fs::exists(fusion_file)) m.fusion = fusion::FusionModel::load(fusion_file);
   else spdlog::warn("{} not found: fusing uncalibrated, with equal weights", fusion_file.string());
 

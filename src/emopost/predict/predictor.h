@@ -66,6 +66,9 @@ struct Outcome {
 
 struct PredictorOptions {
   std::filesystem::path models_dir = "models";  // text/, face/ and fusion.json
+  // Each one, when given, replaces its part of models_dir (e.g. models/face-vit as the face model;
+  // a fusion fitted for the other pair then belongs beside it: `emopost calibrate`).
+  std::filesystem::path text_model, face_model, fusion_file;
   std::filesystem::path cldr_dir = text::kCldrAnnotationsDir;
   std::filesystem::path cascade = vision::kDefaultCascade;
   vision::DetectorOptions detector;
