@@ -89,8 +89,8 @@ struct PredictorOptions {
   // are quantised per batch: a post's probabilities then move slightly (~0.3 points) with the
   // other posts and the padding in its batch, and the default keeps every answer reproducible.
   bool int8 = false;
-  // Average each face's logits with its mirror image's: +2.2 points of PrivateTest accuracy for the
-  // shipped face model (66.4% -> 68.6%, models/face/README.md) for a second face-model pass.
+  // Average each face's logits with its mirror image's: +1.4 points of PrivateTest accuracy for the
+  // shipped face model (67.9% -> 69.3%, models/face/README.md) for a second face-model pass.
   bool face_mirror = true;
   // Run the text model on a thread of its own (one torch thread) while pictures are decoded, rather
   // than before them: 31.8 -> 29 ms a post on 2 cores (bench/RESULTS.md). Off only to compare.
