@@ -34,6 +34,19 @@ io::DType dtype_of(torch::ScalarType t) {
   }
 }
 
+}  // namespace
+
+torch::ScalarType stored_float_dtype(const std::filesystem::path& file) {
+  const auto st = io::SafetensorsFile::open(file);  // named: tensors() refers into it
+  for (const auto& view : st.tensors()) {
+    auto t = scalar_type(view.dtype);
+    if (c10::isFloatingType(t)) return t;
+  }
+  return torch::kFloat;
+}
+
+namespace {
+
 std::string join(const std::vector<std::string>& keys, size_t most = 20) {
   std::string s;
   for (size_t i = 0; i < keys.size() && i < most; ++i) s += (i ? ", " : "") + keys[i];

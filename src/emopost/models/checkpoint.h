@@ -23,6 +23,10 @@ void save_tensors(const std::filesystem::path& file,
                   const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                   torch::ScalarType float_dtype = torch::kFloat);
 
+// The float dtype a safetensors file stores its weights in (kFloat when it holds none), read from
+// its header alone.
+torch::ScalarType stored_float_dtype(const std::filesystem::path& file);
+
 struct LoadReport {
   std::vector<std::string> initialized;  // head keys missing from the checkpoint, drawn fresh
   std::vector<std::string> ignored;      // keys of other heads (MLM, pooler), left unused

@@ -16,13 +16,6 @@ namespace emopost::train {
 
 namespace {
 
-// The float dtype the source checkpoint stores its weights in, so tuning keeps fp16 files fp16.
-torch::ScalarType stored_dtype(const fs::path& dir) {
-  for (const auto& [name, tensor] : models::load_tensors(dir / "model.safetensors"))
-    if (tensor.is_floating_point()) return tensor.scalar_type();
-  return torch::kFloat;
-}
-
 // Every architecture's head is the module "classifier" in emopost's names (models/names.cpp).
 void add_to_classifier_bias(torch::nn::Module& module, const std::vector<double>& offsets) {
   auto params = module.named_parameters();
@@ -34,28 +27,37 @@ void add_to_classifier_bias(torch::nn::Module& module, const std::vector<double>
   bias->add_(torch::tensor(offsets, torch::kDouble).to(bias->scalar_type()));
 }
 
+// A source that was itself tuned holds its earlier offsets in its bias; zeros for an untuned one.
+std::vector<double> earlier_offsets(const fs::path& model_dir) {
+  std::vector<double> out(kLabels.size(), 0.0);
+  const auto file = model_dir / "decision_offsets.json";
+  if (!fs::exists(file)) return out;
+  auto earlier = io::read_json_file(file);
+  try {
+    for (size_t k = 0; k < out.size(); ++k)
+      out[k] = earlier.at("total_offsets").at(std::string(kLabels[k])).get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: no usable \"total_offsets\" ({})", file.string(), e.what()), "bad_model");
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json tune_decision_offsets(const TuneRequest& r) {
   if (r.out_dir.empty()) throw Error("give an output folder for the tuned model");
   if (fs::exists(r.out_dir) && fs::equivalent(r.out_dir, r.model_dir))
     throw Error(fmt::format("the tuned model must go to a new folder, not over {}", r.model_dir.string()));
+  const auto earlier = earlier_offsets(r.model_dir);  // before the evaluation: a bad file fails fast
   auto task = load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split});
   auto ev = evaluate(*task, r.split, r.batch_size, /*bf16=*/false, "tune " + r.split);
   const auto& truth = task->split(r.split).labels;
   auto fit = eval::fit_decision_offsets(ev.probabilities, truth, r.search);
 
-  // A source that was itself tuned keeps its earlier offsets in its bias: record the running total.
-  std::vector<double> total = fit.offsets;
-  if (fs::exists(r.model_dir / "decision_offsets.json")) {
-    auto earlier = io::read_json_file(r.model_dir / "decision_offsets.json");
-    for (size_t k = 0; k < total.size(); ++k)
-      total[k] += earlier.at("total_offsets").at(std::string(kLabels[k])).get<double>();
-  }
   nlohmann::json per_class = nlohmann::json::object(), per_class_total = nlohmann::json::object();
   for (size_t k = 0; k < fit.offsets.size(); ++k) {
     per_class[std::string(kLabels[k])] = fit.offsets[k];
-    per_class_total[std::string(kLabels[k])] = total[k];
+    per_class_total[std::string(kLabels[k])] = earlier[k] + fit.offsets[k];
   }
   nlohmann::json out = {
       {"offsets", per_class},
@@ -74,7 +76,8 @@ nlohmann::json tune_decision_offsets(const TuneRequest& r) {
     if (entry.is_regular_file())
       fs::copy_file(entry.path(), r.out_dir / entry.path().filename(), fs::copy_options::overwrite_existing);
   add_to_classifier_bias(task->module(), fit.offsets);
-  task->save(r.out_dir, stored_dtype(r.model_dir));
+  // The source's float dtype, so tuning keeps fp16 files fp16.
+  task->save(r.out_dir, models::stored_float_dtype(r.model_dir / "model.safetensors"));
   io::write_json_file(r.out_dir / "decision_offsets.json", out);
   spdlog::info("{} macro-F1 {:.4f} -> {:.4f}, accuracy {:.4f} -> {:.4f}; wrote {}", r.split,
                fit.macro_f1_before, fit.macro_f1_after, fit.accuracy_before, fit.accuracy_after,
