@@ -26,10 +26,10 @@
 #include <vector>
 
 #include "emopost/core/labels.h"
-#include "emopost/core/runtime.h"
+#include "emopost/core/blas.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/distilbert.h"
-#include "emopost/models/runtime.h"
+#include "emopost/models/threads.h"
 #include "emopost/models/vit.h"
 
 namespace {
@@ -91,9 +91,9 @@ struct Models {
 Models& the_models() {
   static Models m = [] {
     torch::manual_seed(0);
-    auto bc = io::DistilBertConfig::from_json(io::read_json_file(manifest("distilbert-base-uncased_config.json")));
+    auto bc = io::DistilBertConfig::from_json(emopost::read_json_file(manifest("distilbert-base-uncased_config.json")));
     bc.id2label = labels();
-    auto vc = io::ViTConfig::from_json(io::read_json_file(manifest("vit-base-patch16-224-in21k_config.json")));
+    auto vc = io::ViTConfig::from_json(emopost::read_json_file(manifest("vit-base-patch16-224-in21k_config.json")));
     vc.id2label = labels();
     Models out;
     out.bert = DistilBert(bc);

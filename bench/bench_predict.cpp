@@ -2,7 +2,7 @@
 //   BM_Post/photo_caption   a 1280x720 photo (4 faces, cut from samples/photos/group6.jpg) plus a
 //                           tweet-length caption with emojis, a hashtag and a mention
 //   BM_Post/caption_only    the caption alone
-//   BM_Batch                64 posts (photo+caption) through run_batch, as `predict --input` does
+//   BM_Batch                64 posts (photo+caption) through run_jsonl, as `predict --input` does
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 //   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
 //   *_serial                the text model before the picture, not beside its decoding
@@ -21,8 +21,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "emopost/io/base64.h"
-#include "emopost/models/runtime.h"
-#include "emopost/predict/batch.h"
+#include "emopost/models/threads.h"
+#include "emopost/predict/jsonl.h"
 #include "emopost/predict/predictor.h"
 #include "emopost/vision/preprocess.h"
 
@@ -102,7 +102,7 @@ void BM_Batch(benchmark::State& state) {
   for (auto _ : state) {
     std::istringstream in(lines);
     std::ostringstream out;
-    auto stats = predict::run_batch(predictor(), in, out, kRoot, size_t(state.range(0)), 64, false);
+    auto stats = predict::run_jsonl(predictor(), in, out, kRoot, size_t(state.range(0)), 64, false);
     if (stats.ok != 64) state.SkipWithError("a post failed");
   }
   state.counters["posts/s"] = benchmark::Counter(64.0 * double(state.iterations()), benchmark::Counter::kIsRate);

@@ -10,6 +10,7 @@
 
 namespace fs = std::filesystem;
 using emopost::Error;
+using namespace emopost;
 using namespace emopost::io;
 using json = nlohmann::json;
 

@@ -19,7 +19,7 @@ const fs::path kManifests = fs::path(EMOPOST_TEST_DATA) / "hf/manifests";
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
 Shapes read_manifest(const std::string& name) {
-  return io::read_json_file(kManifests / name).get<Shapes>();
+  return read_json_file(kManifests / name).get<Shapes>();
 }
 
 Shapes shapes_of(torch::nn::Module& module) {
@@ -46,7 +46,7 @@ fs::path fake_checkpoint(const std::string& name, const Shapes& shapes, const st
 
 TEST(Manifests, DistilBertForSequenceClassificationMatchesExactly) {
   auto config = io::DistilBertConfig::from_json(
-      io::read_json_file(kManifests / "distilbert-base-uncased_config.json"));
+      read_json_file(kManifests / "distilbert-base-uncased_config.json"));
   config.id2label = labels();
   DistilBert model(config);
   EXPECT_EQ(shapes_of(*model), read_manifest("DistilBertForSequenceClassification_7.json"));
@@ -54,7 +54,7 @@ TEST(Manifests, DistilBertForSequenceClassificationMatchesExactly) {
 
 TEST(Manifests, ViTForImageClassificationMatchesThroughTheNameTable) {
   auto config = io::ViTConfig::from_json(
-      io::read_json_file(kManifests / "vit-base-patch16-224-in21k_config.json"));
+      read_json_file(kManifests / "vit-base-patch16-224-in21k_config.json"));
   config.id2label = labels();
   ViT model(config);
   auto ours = shapes_of(*model);
@@ -90,7 +90,7 @@ TEST(Manifests, PublishedDistilBertBaseLoadsWithAFreshHead) {
 
 TEST(Manifests, PublishedViTIn21kLoadsInBothNamings) {
   auto config = io::ViTConfig::from_json(
-      io::read_json_file(kManifests / "vit-base-patch16-224-in21k_config.json"));
+      read_json_file(kManifests / "vit-base-patch16-224-in21k_config.json"));
   config.id2label = labels();
   // As transformers 5 lists it (manifest), and as the file on the hub spells it (our table, no
   // "vit." prefix, plus the pooler).

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "emopost/core/error.h"
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 #include "emopost/eval/offsets.h"
 
 using namespace emopost;

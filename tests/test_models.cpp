@@ -11,7 +11,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/models/checkpoint.h"
-#include "emopost/models/runtime.h"
+#include "emopost/models/threads.h"
 
 namespace fs = std::filesystem;
 using namespace emopost;
@@ -132,7 +132,7 @@ TEST(Checkpoint, SaveThenLoadGivesTheSameLogits) {
     EXPECT_EQ(o->shape, t.shape) << t.name;
   }
   EXPECT_EQ(ours.metadata().at("format"), "pt");
-  auto config = io::read_json_file(dir / "fp32/config.json");
+  auto config = read_json_file(dir / "fp32/config.json");
   EXPECT_EQ(config["model_type"], "distilbert");
   EXPECT_EQ(config["id2label"]["1"], "disgust");
   EXPECT_EQ(config["label2id"]["surprise"], 6);

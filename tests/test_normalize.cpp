@@ -3,6 +3,9 @@
 #include "emopost/text/normalize.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "emopost/text/tokenizer.h"
 #include "support.h"
@@ -11,6 +14,48 @@ using emopost::text::TextNormalizer;
 using namespace emopost::test;
 
 namespace {
+
+// A CLDR tree of our own (annotations/en.xml, annotationsDerived/en.xml) in a fresh temp folder.
+class TempCldr {
+ public:
+  TempCldr() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::temp_directory_path() /
+            ("emopost_cldr_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(root_);
+  }
+  ~TempCldr() { fs::remove_all(root_); }
+  const fs::path& root() const { return root_; }
+  fs::path write(const std::string& rel, const std::string& content) const {
+    const fs::path p = root_ / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+ private:
+  fs::path root_;
+};
+
+std::string ldml(const std::string& annotations) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n"
+         "<!DOCTYPE ldml SYSTEM \"../../common/dtd/ldml.dtd\">\n"
+         "<ldml>\n\t<identity><language type=\"en\"/></identity>\n\t<annotations>\n" +
+         annotations + "\t</annotations>\n</ldml>\n";
+}
+
+// 120 named emoji from U+1F300 on (from_cldr wants at least 100 names), as CLDR writes them.
+std::string many_faces() {
+  std::string out;
+  for (char32_t c = 0x1F300; c < 0x1F300 + 120; ++c) {
+    const std::string cp{char(0xF0), char(0x80 | ((c >> 12) & 0x3F)), char(0x80 | ((c >> 6) & 0x3F)),
+                         char(0x80 | (c & 0x3F))};
+    const std::string n = std::to_string(uint32_t(c));
+    out += "\t\t<annotation cp=\"" + cp + "\">face | " + n + "</annotation>\n";
+    out += "\t\t<annotation cp=\"" + cp + "\" type=\"tts\">face " + n + "</annotation>\n";
+  }
+  return out;
+}
 
 const TextNormalizer& normalizer() {
   static const TextNormalizer n = [] {
@@ -80,4 +125,45 @@ TEST(Normalize, InvalidUtf8IsAnError) {
 
 TEST(Normalize, MissingCldrDataIsAClearError) {
   expect_error([] { TextNormalizer::from_cldr("/nonexistent", {}); }, "unicode-cldr-core");
+}
+
+TEST(Normalize, CldrFilesAreReadAsXml) {
+  TempCldr cldr;
+  cldr.write("annotations/en.xml",
+             ldml(many_faces() +
+                  "\t\t<annotation cp=\"\xF0\x9F\x90\xB1\" type=\"tts\">cat &amp; &#x64;og</annotation>\n"
+                  "\t\t<annotation cp=\"&#x221A;\" type=\"tts\">square root</annotation>\n"));
+  cldr.write("annotationsDerived/en.xml",
+             ldml("\t\t<annotation cp=\"\xF0\x9F\x8C\x80\" type=\"tts\">derived name</annotation>\n"
+                  "\t\t<annotation cp=\"\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7\" type=\"tts\">flag: "
+                  "France</annotation>\n"));
+  const auto n = TextNormalizer::from_cldr(cldr.root(), {});
+  EXPECT_EQ(n.emoji_count(), 122u);                            // 120 faces, the cat, the flag
+  EXPECT_EQ(n.emoji_name("\xF0\x9F\x90\xB1"), "cat & dog");      // entities and char references
+  EXPECT_EQ(n.emoji_name("\xF0\x9F\x8C\x80"), "face 127744");    // the first file wins
+  EXPECT_EQ(n.emoji_name("\xF0\x9F\x87\xAB\xF0\x9F\x87\xB7"), "flag  France");
+  EXPECT_EQ(n.emoji_name("\xE2\x88\x9A"), "");                    // a symbol, not an emoji
+}
+
+TEST(Normalize, MalformedCldrXmlIsAClearError) {
+  TempCldr cldr;
+  cldr.write("annotationsDerived/en.xml", ldml(many_faces()));
+  // An end tag that does not match: the error names the file and says it cannot be parsed.
+  const auto broken = cldr.write(
+      "annotations/en.xml",
+      ldml(many_faces() + "\t\t<annotation cp=\"\xF0\x9F\x90\xB1\" type=\"tts\">cat</annot>\n"));
+  try {
+    TextNormalizer::from_cldr(cldr.root(), {});
+    ADD_FAILURE() << "no emopost::Error for a malformed CLDR file";
+  } catch (const emopost::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(broken.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cannot parse CLDR annotations"), std::string::npos) << msg;
+  }
+  // Well-formed XML that is not an LDML annotations file.
+  cldr.write("annotations/en.xml", "<?xml version=\"1.0\"?><html><body/></html>");
+  expect_error([&] { TextNormalizer::from_cldr(cldr.root(), {}); }, broken.string());
+  // Truncated in the middle of an element.
+  cldr.write("annotations/en.xml", ldml(many_faces()).substr(0, 500));
+  expect_error([&] { TextNormalizer::from_cldr(cldr.root(), {}); }, "cannot parse CLDR annotations " + broken.string());
 }

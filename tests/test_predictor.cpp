@@ -14,7 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "emopost/io/base64.h"
-#include "emopost/predict/batch.h"
+#include "emopost/predict/jsonl.h"
 #include "emopost/predict/calibrate.h"
 #include "support.h"
 
@@ -171,11 +171,11 @@ TEST(Predictor, BatchKeepsOrderAndIsolatesErrors) {
                           {"bad", "x", std::string("garbage")},
                           {"ok2", std::nullopt, photo("face_happy.jpg")},
                           {"empty", std::nullopt, std::nullopt}};
-  auto out = predictor().predict_batch(posts);
+  auto out = predictor().predict_many(posts);
   ASSERT_EQ(out.size(), 4u);
   EXPECT_TRUE(out[0].prediction && out[2].prediction);
-  EXPECT_EQ(out[1].error_code, "bad_image");
-  EXPECT_EQ(out[3].error_code, "empty_post");
+  EXPECT_EQ(out[1].error_code, emopost::Errc::bad_image);
+  EXPECT_EQ(out[3].error_code, emopost::Errc::empty_post);
   EXPECT_EQ(out[1].to_json()["error"]["code"], "bad_image");
   EXPECT_EQ(out[1].to_json()["id"], "bad");
   // Batched results equal one-by-one results.
@@ -196,7 +196,7 @@ TEST(Predictor, JsonlBatchWritesOneLinePerLineIn) {
      << R"([1, 2])" << "\n"
      << R"({"id": "p9", "text": "I feel nothing"})" << "\n";
   std::stringstream out;
-  auto stats = run_batch(predictor(), in, out, kRoot / "samples", 3, 9, /*progress=*/false);
+  auto stats = run_jsonl(predictor(), in, out, kRoot / "samples", 3, 9, /*progress=*/false);
   EXPECT_EQ(stats.lines, 9u);
   EXPECT_EQ(stats.ok, 3u);
   EXPECT_EQ(stats.errors, 6u);

@@ -133,7 +133,7 @@ TEST(ResNet, CheckpointRoundTripKeepsBatchNormState) {
   auto saved = load_tensors(dir / "model.safetensors");
   EXPECT_EQ(saved.at("resnet.embedder.embedder.normalization.num_batches_tracked").scalar_type(), torch::kLong);
   EXPECT_EQ(saved.at("resnet.embedder.embedder.normalization.num_batches_tracked").item<int64_t>(), 1);
-  auto cfg = io::read_json_file(dir / "config.json");
+  auto cfg = read_json_file(dir / "config.json");
   EXPECT_EQ(cfg["model_type"], "resnet");
   EXPECT_EQ(cfg["architectures"][0], "ResNetForImageClassification");
   EXPECT_EQ(cfg["hidden_sizes"], nlohmann::json({8, 16}));
@@ -183,7 +183,7 @@ TEST(ImageClassifier, DispatchesOnModelTypeAndNamesBadConfigs) {
   auto dir = temp_dir("processor");
   io::ImageProcessorConfig p;
   p.height = p.width = 48;
-  io::write_json_file(dir / "preprocessor_config.json", p.to_json());
+  write_json_file(dir / "preprocessor_config.json", p.to_json());
   expect_error([&] { read_processor_config(dir, vit); }, "disagrees with the model's image_size 32");
   EXPECT_EQ(read_processor_config(dir, res).height, 48);
   fs::remove_all(dir);

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "emopost/io/base64.h"
-#include "emopost/serve/batcher.h"
+#include "emopost/serve/micro_batcher.h"
 #include "support.h"
 
 using namespace emopost::test;

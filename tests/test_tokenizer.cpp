@@ -230,6 +230,7 @@ TEST(Tokenizer, InvalidUtf8Throws) {
       ADD_FAILURE() << "no error for the input that is bad at byte " << b.offset;
     } catch (const emopost::Error& e) {
       const std::string msg = e.what();
+      EXPECT_EQ(e.code(), "invalid_utf8") << msg;
       EXPECT_NE(msg.find("UTF-8"), std::string::npos) << msg;
       EXPECT_NE(msg.find("byte offset " + std::to_string(b.offset)), std::string::npos) << msg;
     }

@@ -13,7 +13,7 @@
 #include "emopost/core/labels.h"
 #include "emopost/models/checkpoint.h"
 #include "emopost/eval/offsets.h"
-#include "emopost/train/decision.h"
+#include "emopost/train/tune.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
 #include "support.h"
@@ -214,7 +214,7 @@ TEST(Train, ResNetSmokeRunResumesWithBatchNormState) {
   auto last = models::load_tensors(c.output_dir / "last/model.safetensors");
   // The counter went on from where the first run left it, so the statistics were resumed too.
   EXPECT_EQ(last.at(counter).item<int64_t>(), 2 * first.at(counter).item<int64_t>());
-  auto processor = io::read_json_file(c.output_dir / "best/preprocessor_config.json");
+  auto processor = read_json_file(c.output_dir / "best/preprocessor_config.json");
   EXPECT_EQ(processor["size"]["height"], 40);
   auto out = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best",
                              .data_root = c.data_root, .split = "test"});
@@ -229,7 +229,7 @@ TEST(Train, FullSizePublishedCheckpointsTrainForAFewSteps) {
   auto fake = [&](const std::string& manifest, const std::string& config) {
     auto dir = fs::temp_directory_path() / ("emopost_full_" + manifest + "_" + std::to_string(::getpid()));
     fs::create_directories(dir);
-    auto shapes = io::read_json_file(manifests / manifest).get<std::map<std::string, std::vector<int64_t>>>();
+    auto shapes = read_json_file(manifests / manifest).get<std::map<std::string, std::vector<int64_t>>>();
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& [k, s] : shapes) tensors.emplace_back(k, torch::randn(s) * 0.02);
     models::save_tensors(dir / "model.safetensors", tensors, torch::kHalf);

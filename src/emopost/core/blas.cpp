@@ -1,4 +1,4 @@
-#include "emopost/core/runtime.h"
+#include "emopost/core/blas.h"
 
 #include <filesystem>
 #include <fstream>

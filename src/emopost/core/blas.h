@@ -1,5 +1,5 @@
 #pragma once
-// Facts about the process that decide speed: which BLAS got loaded, and the source tree location.
+// Which BLAS got loaded: the fact about the process that decides CPU speed most.
 #include <string>
 
 namespace emopost {

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "emopost/core/error.h"
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 
 namespace emopost::eval {
 

@@ -1,4 +1,4 @@
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 
 #include <fmt/format.h>
 

@@ -47,7 +47,7 @@ double fit_temperature(const std::vector<Scores>& logits, const std::vector<int>
 }
 
 Scores FusionModel::fuse(const std::optional<Scores>& text, const std::optional<Scores>& image) const {
-  if (!text && !image) throw Error("fusion needs at least one modality", "empty_post");
+  if (!text && !image) throw Error("fusion needs at least one modality", Errc::empty_post);
   if (!text) return *image;
   if (!image) return *text;
   Scores logp;
@@ -93,13 +93,13 @@ FusionModel FusionModel::from_json(const nlohmann::json& j) {
 
 FusionModel FusionModel::load(const std::filesystem::path& file) {
   try {
-    return from_json(io::read_json_file(file));
+    return from_json(read_json_file(file));
   } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", file.string(), e.what()), "bad_model");
+    throw Error(fmt::format("{}: {}", file.string(), e.what()), Errc::bad_model);
   }
 }
 
-void FusionModel::save(const std::filesystem::path& file) const { io::write_json_file(file, to_json()); }
+void FusionModel::save(const std::filesystem::path& file) const { write_json_file(file, to_json()); }
 
 std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
                                       const std::vector<int>& labels) {

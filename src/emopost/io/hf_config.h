@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emopost/core/json.h"
+
 namespace emopost::io {
 
 struct DistilBertConfig {
@@ -89,9 +91,5 @@ struct ImageProcessorConfig {
   static ImageProcessorConfig from_json(const nlohmann::json& j);
   nlohmann::json to_json() const;
 };
-
-// Reads a JSON file, throwing emopost::Error with the path on I/O or parse errors.
-nlohmann::json read_json_file(const std::filesystem::path& path);
-void write_json_file(const std::filesystem::path& path, const nlohmann::json& j);
 
 }  // namespace emopost::io

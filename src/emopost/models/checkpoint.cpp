@@ -157,7 +157,7 @@ template <typename Model, typename Config>
 Model load_model(const std::filesystem::path& dir, const LoadOptions& options, LoadReport* report,
                  const ArchitectureNames& names, const ArchitectureNames* alt,
                  int Config::*num_layers) {
-  auto json = io::read_json_file(dir / "config.json");
+  auto json = read_json_file(dir / "config.json");
   auto config = Config::from_json(json);
   bool fresh_head = false;
   if (options.labels) {
@@ -185,7 +185,7 @@ void save_model(torch::nn::Module& module, const nlohmann::json& config,
   // Write to a temporary name first so that a crash never leaves a half-written checkpoint.
   save_tensors(dir / "model.safetensors.tmp", tensors, float_dtype);
   std::filesystem::rename(dir / "model.safetensors.tmp", dir / "model.safetensors");
-  io::write_json_file(dir / "config.json", json);
+  write_json_file(dir / "config.json", json);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ std::string checked_type(const nlohmann::json& config, const std::string& origin
 ImageClassifier ImageClassifier::load(const std::filesystem::path& dir, const LoadOptions& options) {
   ImageClassifier m;
   auto config_file = dir / "config.json";
-  if (checked_type(io::read_json_file(config_file), config_file.string()) == "vit")
+  if (checked_type(read_json_file(config_file), config_file.string()) == "vit")
     m.vit_ = load_vit(dir, options);
   else
     m.resnet_ = load_resnet(dir, options);
@@ -60,6 +60,10 @@ int ImageClassifier::num_channels() const {
   return vit_ ? vit_->config().num_channels : resnet_->config().num_channels;
 }
 
+const std::vector<std::string>& ImageClassifier::labels() const {
+  return vit_ ? vit_->config().id2label : resnet_->config().id2label;
+}
+
 int ImageClassifier::image_size() const { return vit_ ? vit_->config().image_size : 0; }
 
 void ImageClassifier::quantize_int8() {
@@ -75,7 +79,7 @@ void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType f
 
 io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model) {
   auto file = dir / "preprocessor_config.json";
-  auto p = io::ImageProcessorConfig::from_json(io::read_json_file(file));
+  auto p = io::ImageProcessorConfig::from_json(read_json_file(file));
   if (p.height < 32 || p.width < 32)
     throw Error(fmt::format("{}: size {}x{} is below the 32 pixels a face model needs", file.string(), p.height, p.width));
   if (model.image_size() && (p.height != model.image_size() || p.width != model.image_size()))

@@ -23,6 +23,7 @@ class ImageClassifier {
   torch::nn::Module& module();
   std::string model_type() const { return vit_ ? "vit" : "resnet"; }
   int num_channels() const;
+  const std::vector<std::string>& labels() const;  // config.json's id2label
   // The input side the model is built for, or 0 when it takes any (ResNet).
   int image_size() const;
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).

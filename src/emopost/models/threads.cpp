@@ -1,4 +1,4 @@
-#include "emopost/models/runtime.h"
+#include "emopost/models/threads.h"
 
 #include <thread>
 

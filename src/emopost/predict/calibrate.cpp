@@ -10,7 +10,7 @@
 #include "emopost/core/error.h"
 #include "emopost/core/progress.h"
 #include "emopost/data/datasets.h"
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 #include "emopost/io/hf_config.h"
 
 namespace emopost::predict {
@@ -46,12 +46,17 @@ Split load_split(const Predictor& predictor, const CalibrationRequest& r, const 
   auto faces = data::read_fer2013(r.data_root, face_split);
   data::take_evenly(texts, r.limit);
   data::take_evenly(faces, r.limit);
-  for (const auto& t : texts) s.text_labels.push_back(t.label);
+  // Read as training read them: texts with no words left are left out there and here.
+  std::vector<text::TextInput> inputs;
+  for (const auto& t : texts) {
+    auto in = predictor.reader().read(t.text);
+    if (in.empty()) continue;
+    inputs.push_back(std::move(in));
+    s.text_labels.push_back(t.label);
+  }
   for (const auto& f : faces) s.face_labels.push_back(f.label);
-  s.text_logits = logits_in_chunks(texts.size(), "text " + text_split, "text", [&](size_t b, size_t e) {
-    std::vector<std::string> batch;
-    for (size_t i = b; i < e; ++i) batch.push_back(texts[i].text);
-    return predictor.text_logits(batch);
+  s.text_logits = logits_in_chunks(inputs.size(), "text " + text_split, "text", [&](size_t b, size_t e) {
+    return predictor.text_logits(std::vector<text::TextInput>(inputs.begin() + ptrdiff_t(b), inputs.begin() + ptrdiff_t(e)));
   });
   // FER2013 images are face crops already: they go to the face model whole, as the predictor does
   // with any small square picture.
@@ -214,7 +219,7 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
       {"whole_image_on_detected", accuracy(whole_detected, detected_labels)},
       {"crop_by_margin_on_detected", margins}};
   if (!r.photos.empty()) {
-    auto expected = io::read_json_file(r.photos / "faces.json");
+    auto expected = read_json_file(r.photos / "faces.json");
     nlohmann::json photos = nlohmann::json::array();
     size_t want = 0, found = 0;
     double ms = 0;

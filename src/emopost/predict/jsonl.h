@@ -1,6 +1,6 @@
 #pragma once
 // `emopost predict --input posts.jsonl`: one JSON post per line in, exactly one JSON line out per
-// line in. A bad line gets its own error record and the rest of the batch goes on.
+// line in. A bad line gets its own error record and the rest of the file goes on.
 #include <filesystem>
 #include <iosfwd>
 #include <string>
@@ -9,7 +9,7 @@
 
 namespace emopost::predict {
 
-struct BatchStats {
+struct JsonlStats {
   size_t lines = 0, ok = 0, errors = 0;
   double seconds = 0;
 };
@@ -19,12 +19,12 @@ struct BatchStats {
 // Throws emopost::Error naming the problem.
 Post post_from_json(const nlohmann::json& j, const std::filesystem::path* image_dir = nullptr);
 
-// One line of a JSONL batch file; relative image paths are taken from `base_dir`.
+// One line of a JSONL file of posts; relative image paths are taken from `base_dir`.
 Post parse_post_line(const std::string& line, const std::filesystem::path& base_dir);
 
 // Reads posts from `in` and writes one result line per input line to `out`, `chunk` posts per
-// model batch. `total_lines` (0 = unknown) sizes the progress bar.
-BatchStats run_batch(const Predictor& predictor, std::istream& in, std::ostream& out,
+// pass through the models. `total_lines` (0 = unknown) sizes the progress bar.
+JsonlStats run_jsonl(const Predictor& predictor, std::istream& in, std::ostream& out,
                      const std::filesystem::path& base_dir, size_t chunk = 32, size_t total_lines = 0,
                      bool progress = true);
 

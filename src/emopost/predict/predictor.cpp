@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <future>
 #include <numeric>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -14,11 +12,9 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/worker.h"
-#include "emopost/io/hf_config.h"
-#include "emopost/models/checkpoint.h"
-#include "emopost/models/image_classifier.h"
-#include "emopost/models/runtime.h"
-#include "emopost/text/tokenizer.h"
+#include "emopost/models/folder.h"
+#include "emopost/models/threads.h"
+#include "emopost/predict/stages.h"
 
 namespace emopost::predict {
 
@@ -37,24 +33,10 @@ nlohmann::json label_map(const Scores& s) {
   return j;
 }
 
-std::string read_text_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A model folder that fails to load is the installation's problem, not the request's.
-template <typename F>
-auto load_model(const fs::path& dir, const char* what, F&& load) {
-  if (!fs::is_directory(dir))
-    throw Error(fmt::format("no {} model at {} (expected config.json and model.safetensors)", what,
-                            dir.string()), "bad_model");
-  try {
-    return load();
-  } catch (const Error& e) {
-    throw Error(fmt::format("{} model {}: {}", what, dir.string(), e.what()), "bad_model");
-  }
+Scores row(const torch::Tensor& logits, int64_t r) {
+  Scores out;
+  std::memcpy(out.data(), logits[r].data_ptr<double>(), sizeof(Scores));
+  return out;
 }
 
 }  // namespace
@@ -62,111 +44,63 @@ auto load_model(const fs::path& dir, const char* what, F&& load) {
 struct Predictor::Impl {
   PredictorOptions opt;
   // forward() is not const in libtorch, but inference changes no state, so calls may overlap.
-  mutable models::DistilBert text_model{nullptr};
-  mutable std::optional<models::ImageClassifier> face_model;
-  std::optional<text::WordPieceTokenizer> tokenizer;
-  std::optional<text::TextNormalizer> normalizer;
+  mutable std::optional<models::TextModelFolder> text;
+  mutable std::optional<models::FaceModelFolder> face;
   std::optional<vision::FaceDetector> detector;
-  vision::PreprocessOptions face_pre;
   fusion::FusionModel fusion;
-  size_t max_length = 128;
-  nlohmann::json info;
   // Runs the text model beside the image decoder, on one torch thread of its own.
   mutable Worker text_worker;
   bool text_beside_decode = false;
 
-  // [CLS] body [SEP] windows of at most max_length tokens, each overlapping the next by half.
-  std::vector<std::vector<int64_t>> windows(const std::string& normalized) const {
-    auto ids = tokenizer->encode(normalized);
-    if (ids.size() <= max_length) return {ids};
-    const std::vector<int64_t> body(ids.begin() + 1, ids.end() - 1);
-    const size_t width = max_length - 2, stride = width / 2;
-    std::vector<std::vector<int64_t>> out;
-    for (size_t start = 0;; start += stride) {
-      size_t end = std::min(body.size(), start + width);
-      std::vector<int64_t> w{tokenizer->cls_id()};
-      w.insert(w.end(), body.begin() + start, body.begin() + end);
-      w.push_back(tokenizer->sep_id());
-      out.push_back(std::move(w));
-      if (end == body.size()) break;
-    }
-    return out;
-  }
-
-  // Logits per sequence; sequences are grouped by length so that padding stays small.
-  std::vector<Scores> run_text(const std::vector<std::vector<int64_t>>& seqs) const {
-    std::vector<Scores> out(seqs.size());
-    std::vector<size_t> order(seqs.size());
+  // Mean logits over each input's windows. Windows of all inputs are grouped by length so that
+  // padding stays small.
+  std::vector<Scores> run_text(const std::vector<const text::TextInput*>& inputs) const {
+    std::vector<const std::vector<int64_t>*> windows;
+    std::vector<size_t> owner;
+    for (size_t t = 0; t < inputs.size(); ++t)
+      for (const auto& w : inputs[t]->windows) windows.push_back(&w), owner.push_back(t);
+    std::vector<size_t> order(windows.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].size() < seqs[b].size(); });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return windows[a]->size() < windows[b]->size(); });
+    std::vector<Scores> out(inputs.size(), Scores{});
     torch::InferenceMode guard;
     for (size_t begin = 0; begin < order.size(); begin += opt.batch_size) {
-      size_t end = std::min(order.size(), begin + size_t(opt.batch_size));
-      size_t cols = seqs[order[end - 1]].size();
-      auto ids = torch::full({int64_t(end - begin), int64_t(cols)}, tokenizer->pad_id(), torch::kLong);
-      auto mask = torch::zeros_like(ids);
-      auto ia = ids.accessor<int64_t, 2>();
-      auto ma = mask.accessor<int64_t, 2>();
-      for (size_t r = begin; r < end; ++r)
-        for (size_t c = 0; c < seqs[order[r]].size(); ++c) ia[r - begin][c] = seqs[order[r]][c], ma[r - begin][c] = 1;
-      auto logits = text_model->forward(ids, mask).to(torch::kDouble).contiguous();
-      for (size_t r = begin; r < end; ++r)
-        std::memcpy(out[order[r]].data(), logits[int64_t(r - begin)].data_ptr<double>(), sizeof(Scores));
+      const size_t end = std::min(order.size(), begin + size_t(opt.batch_size));
+      std::vector<const std::vector<int64_t>*> part;
+      for (size_t r = begin; r < end; ++r) part.push_back(windows[order[r]]);
+      auto batch = text->reader.batch(part);
+      auto ids = torch::from_blob(batch.ids.data(), {batch.rows, batch.cols}, torch::kLong);
+      auto mask = torch::from_blob(batch.mask.data(), {batch.rows, batch.cols}, torch::kLong);
+      auto logits = text->model->forward(ids, mask).to(torch::kDouble).contiguous();
+      for (size_t r = begin; r < end; ++r) {
+        const size_t t = owner[order[r]];
+        const auto l = row(logits, int64_t(r - begin));
+        for (int c = 0; c < kNumLabels; ++c) out[t][c] += l[c] / double(inputs[t]->windows.size());
+      }
     }
     return out;
   }
 
   std::vector<Scores> run_faces(const std::vector<cv::Mat>& crops) const {
     std::vector<Scores> out(crops.size());
-    const int64_t C = face_pre.channels, H = face_pre.height, W = face_pre.width;
+    const auto& pre = face->preprocess;
+    const int64_t C = pre.channels, H = pre.height, W = pre.width;
     torch::InferenceMode guard;
     for (size_t begin = 0; begin < crops.size(); begin += opt.batch_size) {
       size_t end = std::min(crops.size(), begin + size_t(opt.batch_size));
       auto pixels = torch::empty({int64_t(end - begin), C, H, W});
       for (size_t r = begin; r < end; ++r) {
-        auto chw = vision::preprocess(crops[r], face_pre);
+        auto chw = vision::preprocess(crops[r], pre);
         std::memcpy(pixels[int64_t(r - begin)].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
       }
-      auto logits = face_model->forward(pixels).to(torch::kDouble).contiguous();
-      for (size_t r = begin; r < end; ++r)
-        std::memcpy(out[r].data(), logits[int64_t(r - begin)].data_ptr<double>(), sizeof(Scores));
+      auto logits = face->model.forward(pixels).to(torch::kDouble).contiguous();
+      for (size_t r = begin; r < end; ++r) out[r] = row(logits, int64_t(r - begin));
     }
     return out;
   }
 
-  // Mean logits over each text's windows.
-  std::vector<Scores> text_logits_of(const std::vector<std::vector<std::vector<int64_t>>>& per_text) const {
-    std::vector<std::vector<int64_t>> flat;
-    for (const auto& ws : per_text) flat.insert(flat.end(), ws.begin(), ws.end());
-    auto logits = run_text(flat);
-    std::vector<Scores> out(per_text.size(), Scores{});
-    size_t k = 0;
-    for (size_t t = 0; t < per_text.size(); ++t) {
-      for (size_t w = 0; w < per_text[t].size(); ++w, ++k)
-        for (int c = 0; c < kNumLabels; ++c) out[t][c] += logits[k][c] / double(per_text[t].size());
-    }
-    return out;
-  }
-
-  std::vector<WordAttribution> explain(const std::string& normalized, const Scores& probs) const {
-    // Occlusion: how much the text verdict's probability falls when one word is left out.
-    std::istringstream in(normalized);
-    std::vector<std::string> words{std::istream_iterator<std::string>(in), {}};
-    constexpr size_t kMaxWords = 64;
-    if (words.size() > kMaxWords) words.resize(kMaxWords);
-    std::vector<std::vector<std::vector<int64_t>>> variants;
-    for (size_t i = 0; i < words.size(); ++i) {
-      std::string s;
-      for (size_t j = 0; j < words.size(); ++j)
-        if (j != i) s += words[j] + " ";
-      variants.push_back(windows(s));
-    }
-    auto logits = text_logits_of(variants);
-    const int label = fusion::argmax(probs);
-    std::vector<WordAttribution> out;
-    for (size_t i = 0; i < words.size(); ++i)
-      out.push_back({words[i], probs[label] - fusion.text_probabilities(logits[i])[label]});
-    return out;
+  TextModel text_model() const {
+    return [this](const std::vector<const text::TextInput*>& in) { return run_text(in); };
   }
 };
 
@@ -176,45 +110,22 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   auto or_default = [&](const fs::path& given, const char* part) {
     return given.empty() ? m.opt.models_dir / part : given;
   };
-  const fs::path text_dir = or_default(m.opt.text_model, "text"), face_dir = or_default(m.opt.face_model, "face");
-  m.text_model = load_model(text_dir, "text", [&] { return models::load_distilbert(text_dir); });
-  m.face_model = load_model(face_dir, "face", [&] { return models::ImageClassifier::load(face_dir); });
-  m.text_model->eval();
-  m.face_model->module().eval();
-  m.face_model->set_mirror_average(m.opt.face_mirror);
-  m.face_model->prepare_inference();
+  m.text = models::load_text_folder(or_default(m.opt.text_model, "text"), m.opt.cldr_dir);
+  m.face = models::load_face_folder(or_default(m.opt.face_model, "face"));
+  m.text->model->eval();
+  m.face->model.module().eval();
+  m.face->model.set_mirror_average(m.opt.face_mirror);
+  m.face->model.prepare_inference();
   if (m.opt.int8) {
-    m.text_model->quantize_int8();
-    m.face_model->quantize_int8();
+    m.text->model->quantize_int8();
+    m.face->model.quantize_int8();
   }
-  load_model(text_dir, "text", [&] {
-    m.tokenizer = text::WordPieceTokenizer::from_file(text_dir / "vocab.txt");
-    auto tok = io::read_json_file(text_dir / "tokenizer_config.json");
-    m.max_length = tok.value("model_max_length", m.text_model->config().max_position_embeddings);
-    m.max_length = std::min<size_t>(m.max_length, m.text_model->config().max_position_embeddings);
-    return 0;
-  });
-  load_model(face_dir, "face", [&] {
-    auto p = models::read_processor_config(face_dir, *m.face_model);
-    m.face_pre = vision::from_processor_config(p, m.face_model->num_channels());
-    return 0;
-  });
-  std::vector<std::string> vocab;
-  for (size_t i = 0; i < m.tokenizer->vocab_size(); ++i) vocab.push_back(m.tokenizer->id_to_token(int64_t(i)));
-  m.normalizer = text::TextNormalizer::from_cldr(m.opt.cldr_dir, text::hashtag_words(vocab));
   m.detector.emplace(m.opt.cascade, m.opt.detector);
   m.text_beside_decode =
       m.opt.text_beside_decode && m.text_worker.submit([] { return models::limit_threads_here(1); }).get();
   const fs::path fusion_file = or_default(m.opt.fusion_file, "fusion.json");
   if (fs::exists(fusion_file)) m.fusion = fusion::FusionModel::load(fusion_file);
   else spdlog::warn("{} not found: fusing uncalibrated, with equal weights", fusion_file.string());
-
-  auto card = [](const fs::path& dir) { return fs::exists(dir / "README.md") ? read_text_file(dir / "README.md") : ""; };
-  m.info = {{"labels", std::vector<std::string>(kLabels.begin(), kLabels.end())},
-            {"text", {{"path", text_dir.string()}, {"config", io::read_json_file(text_dir / "config.json")},
-                      {"card", card(text_dir)}}},
-            {"face", {{"path", face_dir.string()}, {"config", io::read_json_file(face_dir / "config.json")},
-                      {"mirror_average", m.opt.face_mirror}, {"card", card(face_dir)}}}};
 }
 
 Predictor::~Predictor() = default;
@@ -222,19 +133,25 @@ Predictor::~Predictor() = default;
 const fusion::FusionModel& Predictor::fusion() const { return impl_->fusion; }
 void Predictor::set_fusion(fusion::FusionModel model) { impl_->fusion = std::move(model); }
 const vision::FaceDetector& Predictor::detector() const { return *impl_->detector; }
-const text::TextNormalizer& Predictor::normalizer() const { return *impl_->normalizer; }
+const text::TextReader& Predictor::reader() const { return impl_->text->reader; }
 const PredictorOptions& Predictor::options() const { return impl_->opt; }
 
 nlohmann::json Predictor::info() const {
-  auto j = impl_->info;
-  j["fusion"] = impl_->fusion.to_json();
-  return j;
+  const auto& m = *impl_;
+  return {{"labels", std::vector<std::string>(kLabels.begin(), kLabels.end())},
+          {"text", {{"path", m.text->dir.string()}, {"config", m.text->config}, {"card", m.text->card}}},
+          {"face", {{"path", m.face->dir.string()}, {"config", m.face->config},
+                    {"mirror_average", m.opt.face_mirror}, {"card", m.face->card}}},
+          {"fusion", m.fusion.to_json()}};
 }
 
-std::vector<Scores> Predictor::text_logits(const std::vector<std::string>& texts) const {
-  std::vector<std::vector<std::vector<int64_t>>> per_text;
-  for (const auto& t : texts) per_text.push_back(impl_->windows(impl_->normalizer->normalize(t)));
-  return impl_->text_logits_of(per_text);
+std::vector<Scores> Predictor::text_logits(const std::vector<text::TextInput>& texts) const {
+  std::vector<const text::TextInput*> refs;
+  for (const auto& t : texts) {
+    if (t.empty()) throw Error("text_logits: a text has no words to read");
+    refs.push_back(&t);
+  }
+  return impl_->run_text(refs);
 }
 
 std::vector<Scores> Predictor::face_logits(const std::vector<cv::Mat>& faces) const {
@@ -242,189 +159,63 @@ std::vector<Scores> Predictor::face_logits(const std::vector<cv::Mat>& faces) co
 }
 
 Prediction Predictor::predict(const Post& post, bool explain) const {
-  auto out = predict_batch({post}, explain).front();
+  auto out = predict_many({post}, explain).front();
   if (!out.prediction) throw Error(out.error_message, out.error_code);
   return std::move(*out.prediction);
 }
 
-std::vector<Outcome> Predictor::predict_batch(const std::vector<Post>& posts, bool explain) const {
+std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, bool explain) const {
   const auto& m = *impl_;
   const auto start = Clock::now();
-  struct Work {
-    std::string error_code, error_message;
-    std::string normalized;
-    bool has_text = false;
-    std::vector<std::vector<int64_t>> windows;
-    cv::Mat image;  // as decoded for faces: maybe grey, maybe reduced
-    cv::Size full;
-    double scale = 1;  // image's size / full
-    std::vector<vision::FaceBox> boxes;
-    std::vector<cv::Mat> crops;
-  };
-  std::vector<Work> work(posts.size());
-  auto fail = [&](size_t i, const Error& e) {
-    if (work[i].error_code.empty()) work[i].error_code = e.code(), work[i].error_message = e.what();
-  };
+  std::vector<PostWork> work(posts.size());
 
   auto t = Clock::now();
-  std::vector<std::vector<std::vector<int64_t>>> per_text;
-  std::vector<size_t> text_owner;
-  for (size_t i = 0; i < posts.size(); ++i) {
-    const auto& text = posts[i].text;
-    if (!text) continue;
-    try {
-      if (text->size() > m.opt.max_text_bytes)
-        throw Error(fmt::format("text is {} bytes, over the limit of {}", text->size(), m.opt.max_text_bytes),
-                    "text_too_long");
-      work[i].normalized = m.normalizer->normalize(*text);
-      if (work[i].normalized.empty()) continue;
-      work[i].windows = m.windows(work[i].normalized);
-      work[i].has_text = true;
-      per_text.push_back(work[i].windows);
-      text_owner.push_back(i);
-    } catch (const Error& e) {
-      fail(i, e);
-    }
-  }
+  prepare_texts(posts, m.text->reader, m.opt.max_text_bytes, work);
   const double normalize_ms = ms_since(t);
 
   // With pictures to read, the text model runs beside the JPEG decoder, on one thread: decoding keeps
   // one core busy, and on tweet-length texts one thread is nearly as fast as two. Detection waits for
   // both: beside it, OpenCV's and torch's threads fought and both got slower (bench/RESULTS.md).
   double text_ms = 0;
+  auto texts = texts_to_read(work);
   auto run_text = [&] {
     auto t0 = Clock::now();
-    auto logits = m.text_logits_of(per_text);
+    read_texts(texts, m.text_model());
     text_ms = ms_since(t0);
-    return logits;
   };
   const bool any_image = std::any_of(posts.begin(), posts.end(), [](const Post& p) { return p.image.has_value(); });
-  std::future<std::vector<Scores>> text_job;
-  std::vector<Scores> text_logits;
-  // The job reads this call's locals: should anything below throw, wait for it before they go.
+  std::future<void> text_job;
+  // The job reads this call's `texts`: should anything below throw, wait for it before they go.
   struct WaitFor {
-    std::future<std::vector<Scores>>& job;
+    std::future<void>& job;
     ~WaitFor() {
       if (job.valid()) job.wait();
     }
   } wait_for_text{text_job};
-  if (m.text_beside_decode && any_image && !per_text.empty())
-    text_job = m.text_worker.submit(run_text);
-  else
-    text_logits = run_text();
+  if (m.text_beside_decode && any_image && !texts.inputs.empty()) text_job = m.text_worker.submit(run_text);
+  else run_text();
 
-  auto image_failed = [&](size_t i, const cv::Exception& e) {
-    fail(i, Error(std::string("image processing failed: ") + e.what(), "bad_image"));
-  };
   t = Clock::now();
-  for (size_t i = 0; i < posts.size(); ++i) {
-    if (!posts[i].image) continue;
-    try {
-      auto decoded = vision::decode_for_faces(*posts[i].image, m.opt.decode, m.opt.decode_min_side,
-                                              m.face_pre.channels == 1);
-      work[i].image = decoded.pixels;
-      work[i].full = decoded.full;
-      work[i].scale = decoded.scale;
-    } catch (const Error& e) {
-      fail(i, e);
-    } catch (const cv::Exception& e) {
-      image_failed(i, e);
-    }
-  }
+  decode_pictures(posts, {m.opt.decode, m.opt.decode_min_side, m.face->preprocess.channels == 1}, work);
   const double decode_ms = ms_since(t);
-  if (text_job.valid()) text_logits = text_job.get();
+  if (text_job.valid()) text_job.get();
+  hand_back(texts, work);
 
   t = Clock::now();
-  for (size_t i = 0; i < posts.size(); ++i) {
-    if (work[i].image.empty() || !work[i].error_code.empty()) continue;
-    try {
-      work[i].boxes = m.detector->detect(work[i].image);
-      for (auto& f : work[i].boxes) {
-        work[i].crops.push_back(f.whole_image ? work[i].image
-                                              : vision::crop_with_margin(work[i].image, f.box, m.opt.face_margin));
-        // Boxes are reported in the picture's own pixels, not the reduced copy's.
-        const double k = 1.0 / work[i].scale;
-        f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)),
-                         int(std::lround(f.box.width * k)), int(std::lround(f.box.height * k))) &
-                cv::Rect({0, 0}, work[i].full);
-      }
-    } catch (const Error& e) {
-      fail(i, e);
-    } catch (const cv::Exception& e) {
-      image_failed(i, e);
-    }
-  }
+  find_faces(work, *m.detector, m.opt.face_margin);
   const double detect_ms = ms_since(t);
 
   t = Clock::now();
-  std::vector<cv::Mat> crops;
-  for (const auto& w : work)
-    if (w.error_code.empty()) crops.insert(crops.end(), w.crops.begin(), w.crops.end());
-  auto face_logits = m.run_faces(crops);
+  read_faces(work, [&](const std::vector<cv::Mat>& crops) { return m.run_faces(crops); });
   const double face_ms = ms_since(t);
 
   t = Clock::now();
-  std::vector<Outcome> outcomes(posts.size());
-  size_t next_text = 0, next_face = 0;
+  std::vector<Outcome> outcomes;
   for (size_t i = 0; i < posts.size(); ++i) {
-    auto& w = work[i];
-    auto& o = outcomes[i];
-    o.id = posts[i].id;
-    std::optional<Scores> text_logit;
-    if (next_text < text_owner.size() && text_owner[next_text] == i) text_logit = text_logits[next_text++];
-    if (w.error_code.empty() && !posts[i].text && !posts[i].image)
-      w.error_code = "empty_post", w.error_message = "the post has neither text nor an image";
-    if (w.error_code.empty() && !w.has_text && w.image.empty())
-      w.error_code = "empty_post", w.error_message = "the post's text is empty or whitespace and it has no image";
-    if (!w.error_code.empty()) {
-      o.error_code = w.error_code, o.error_message = w.error_message;
-      continue;
-    }
-    Prediction p;
-    p.id = posts[i].id;
-    p.normalized_text = w.normalized;
-    p.text_windows = int(w.windows.size());
-    if (text_logit) {
-      p.text = m.fusion.text_probabilities(*text_logit);
-      p.modalities.push_back("text");
-    } else {
-      p.notes.push_back(posts[i].text ? "The caption had no words the text model can read, so the text abstained."
-                                      : "There is no caption, so the text abstained.");
-    }
-    if (!w.image.empty()) {
-      p.image_width = w.full.width, p.image_height = w.full.height;
-      double total = 0;
-      for (const auto& box : w.boxes) {
-        Face f{box.box, box.whole_image, m.fusion.image_probabilities(face_logits[next_face++]), 0};
-        // Bigger and more confident faces speak louder for the picture.
-        f.weight = double(box.box.area()) * *std::max_element(f.probabilities.begin(), f.probabilities.end());
-        total += f.weight;
-        p.faces.push_back(f);
-      }
-      if (!p.faces.empty()) {
-        Scores agg{};
-        for (auto& f : p.faces) {
-          f.weight /= total;
-          for (int c = 0; c < kNumLabels; ++c) agg[c] += f.weight * f.probabilities[c];
-        }
-        p.image = agg;
-        p.modalities.push_back("image");
-      } else {
-        p.notes.push_back("No face was found in the picture, so the image abstained.");
-      }
-    } else {
-      p.notes.push_back("There is no picture, so the image abstained.");
-    }
-    if (!p.text && !p.image) {
-      o.error_code = "no_signal";
-      o.error_message = "neither modality could be read: " + p.notes.front() + " " + p.notes.back();
-      continue;
-    }
-    p.fused = m.fusion.fuse(p.text, p.image);
-    p.label = fusion::argmax(p.fused);
-    p.confidence = p.fused[p.label];
-    if (explain && p.text) p.attribution = m.explain(w.normalized, *p.text);
-    o.prediction = std::move(p);
+    outcomes.push_back(fuse(posts[i], work[i], m.fusion));
+    auto& p = outcomes.back().prediction;
+    if (explain && p && p->text)
+      p->attribution = predict::explain(work[i].text.normalized, *p->text, m.text->reader, m.text_model(), m.fusion);
   }
   const double fusion_ms = ms_since(t);
   const double total_ms = ms_since(start);
@@ -466,7 +257,7 @@ nlohmann::json Prediction::to_json() const {
 
 nlohmann::json Outcome::to_json() const {
   if (prediction) return prediction->to_json();
-  nlohmann::json j = {{"error", {{"code", error_code}, {"message", error_message}}}};
+  nlohmann::json j = {{"error", {{"code", error_kind(error_code).name}, {"message", error_message}}}};
   if (!id.empty()) j["id"] = id;
   return j;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // From a post (caption and/or picture) to one calibrated verdict. The models are loaded once; every
-// method is safe to call from several threads. This header keeps torch out of its users (the CLI,
-// the server, the bot).
+// method is safe to call from several threads. This header keeps torch out of its users (the CLI
+// and the server).
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -13,56 +13,12 @@
 #include <opencv2/core.hpp>
 
 #include "emopost/fusion/fusion.h"
-#include "emopost/text/normalize.h"
+#include "emopost/predict/post.h"
+#include "emopost/text/reading.h"
 #include "emopost/vision/faces.h"
 #include "emopost/vision/preprocess.h"
 
 namespace emopost::predict {
-
-using fusion::Scores;
-
-struct Post {
-  std::string id;
-  std::optional<std::string> text;
-  std::optional<std::string> image;  // encoded bytes (JPEG, PNG, WebP, BMP)
-};
-
-struct Face {
-  cv::Rect box;
-  bool whole_image = false;  // the picture was read as a face crop
-  Scores probabilities{};
-  double weight = 0;         // share of this face in the image verdict
-};
-
-struct WordAttribution {
-  std::string word;
-  double score = 0;  // drop in the text verdict's probability when the word is left out
-};
-
-struct Prediction {
-  std::string id;
-  std::optional<Scores> text, image;  // calibrated probabilities; absent when a modality abstained
-  Scores fused{};
-  int label = 0;
-  double confidence = 0;
-  std::vector<std::string> modalities;  // "text", "image"
-  std::vector<std::string> notes;       // why a modality abstained, in plain words
-  std::string normalized_text;          // what the text model read
-  int text_windows = 0;
-  int image_width = 0, image_height = 0;
-  std::vector<Face> faces;
-  std::vector<WordAttribution> attribution;  // filled when asked to explain
-  std::vector<std::pair<std::string, double>> timings_ms;
-
-  nlohmann::json to_json() const;
-};
-
-// One result per input post: a prediction, or the error that stopped it.
-struct Outcome {
-  std::optional<Prediction> prediction;
-  std::string id, error_code, error_message;
-  nlohmann::json to_json() const;
-};
 
 struct PredictorOptions {
   std::filesystem::path models_dir = "models";  // text/, face/ and fusion.json
@@ -108,19 +64,19 @@ class Predictor {
   // Throws emopost::Error whose code names the problem (empty_post, invalid_utf8, bad_image,
   // image_too_large, text_too_long).
   Prediction predict(const Post& post, bool explain = false) const;
-  // The posts' texts and faces go through the models in shared batches; a bad post gets its error
-  // and the others go on.
-  std::vector<Outcome> predict_batch(const std::vector<Post>& posts, bool explain = false) const;
+  // Several posts at once: their texts and faces go through the models together (predict/stages.h);
+  // a bad post gets its error and the others go on.
+  std::vector<Outcome> predict_many(const std::vector<Post>& posts, bool explain = false) const;
 
-  // Raw model outputs, for calibration and evaluation. Texts are normalised here; a text longer
-  // than the model's positions is read in overlapping windows whose logits are averaged.
-  std::vector<Scores> text_logits(const std::vector<std::string>& texts) const;
+  // Raw model outputs, for calibration and evaluation. Texts are read by reader() first (every
+  // input needs at least one window).
+  std::vector<Scores> text_logits(const std::vector<text::TextInput>& texts) const;
   std::vector<Scores> face_logits(const std::vector<cv::Mat>& faces) const;  // 8-bit RGB or grey crops
 
   const fusion::FusionModel& fusion() const;
   void set_fusion(fusion::FusionModel model);
   const vision::FaceDetector& detector() const;
-  const text::TextNormalizer& normalizer() const;
+  const text::TextReader& reader() const;
   const PredictorOptions& options() const;
   nlohmann::json info() const;  // labels, model configs and cards, fusion
 

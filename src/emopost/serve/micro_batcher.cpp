@@ -1,4 +1,4 @@
-#include "emopost/serve/batcher.h"
+#include "emopost/serve/micro_batcher.h"
 
 #include "emopost/core/error.h"
 
@@ -27,9 +27,9 @@ std::future<std::vector<predict::Outcome>> MicroBatcher::submit(std::vector<pred
   auto future = job.done.get_future();
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) throw Error("the server is shutting down", "overloaded");
+    if (stopping_) throw Error("the server is shutting down", Errc::overloaded);
     if (queued_posts_ + job.posts.size() > options_.max_queue)
-      throw Error("too many posts are waiting; retry shortly", "overloaded");
+      throw Error("too many posts are waiting; retry shortly", Errc::overloaded);
     queued_posts_ += job.posts.size();
     queue_.push_back(std::move(job));
   }
@@ -60,12 +60,12 @@ void MicroBatcher::loop() {
     for (auto& j : jobs)
       if (!j.explain) all.insert(all.end(), j.posts.begin(), j.posts.end());
     try {
-      auto outcomes = predictor_.predict_batch(all);
+      auto outcomes = predictor_.predict_many(all);
       if (observe_ && !all.empty()) observe_(all.size());
       size_t k = 0;
       for (auto& j : jobs) {
         if (j.explain) {
-          auto out = predictor_.predict_batch(j.posts, true);
+          auto out = predictor_.predict_many(j.posts, true);
           if (observe_) observe_(j.posts.size());
           j.done.set_value(std::move(out));
           continue;

@@ -1,4 +1,4 @@
-#include "emopost/serve/metrics.h"
+#include "emopost/serve/prometheus.h"
 
 #include <algorithm>
 

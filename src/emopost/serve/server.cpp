@@ -10,8 +10,8 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
-#include "emopost/predict/batch.h"
-#include "emopost/serve/metrics.h"
+#include "emopost/predict/jsonl.h"
+#include "emopost/serve/prometheus.h"
 #include "emopost/serve/web_assets.h"
 
 namespace emopost::serve {
@@ -21,24 +21,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// HTTP status for each error code the library and the server raise.
-int status_of(const std::string& code) {
-  if (code == "image_too_large" || code == "text_too_long" || code == "payload_too_large" ||
-      code == "batch_too_large")
-    return 413;
-  if (code == "bad_image" || code == "no_signal" || code == "invalid_utf8" || code == "empty_post") return 422;
-  if (code == "not_ready" || code == "overloaded") return 503;
-  if (code == "timeout") return 504;
-  if (code == "not_found") return 404;
-  if (code == "method_not_allowed") return 405;
-  if (code == "internal" || code == "bad_model") return 500;
-  return 400;  // invalid_json, invalid_field, bad_base64, invalid_input, unsupported_media_type
-}
-
-void send_error(httplib::Response& res, const std::string& code, const std::string& message, int status = 0) {
-  res.status = status ? status : status_of(code);
-  if (code == "overloaded" || code == "not_ready") res.set_header("Retry-After", "1");
-  res.set_content(dump_json({{"error", {{"code", code}, {"message", message}}}}), "application/json");
+// `status` overrides the table's only where httplib has already chosen one (its own 4xx answers).
+void send_error(httplib::Response& res, Errc code, const std::string& message, int status = 0) {
+  res.status = status ? status : error_kind(code).http_status;
+  if (res.status == 503) res.set_header("Retry-After", "1");
+  res.set_content(dump_json({{"error", {{"code", error_kind(code).name}, {"message", message}}}}), "application/json");
 }
 
 void send_json(httplib::Response& res, const json& j, int status = 200) {
@@ -50,14 +37,6 @@ void send_json(httplib::Response& res, const json& j, int status = 200) {
 // request's routing, handler and logger on one thread).
 thread_local Clock::time_point t_request_start;
 thread_local bool t_counted = false;
-
-json parse_json(const std::string& body) {
-  try {
-    return json::parse(body);
-  } catch (const json::exception& e) {
-    throw Error(fmt::format("the body is not valid JSON: {}", e.what()), "invalid_json");
-  }
-}
 
 }  // namespace
 
@@ -74,10 +53,10 @@ struct Server::Impl {
   int port = 0;
 
   std::vector<predict::Outcome> run_posts(std::vector<predict::Post> posts, bool explain) {
-    if (!ready) throw Error("the models are still loading", "not_ready");
+    if (!ready) throw Error("the models are still loading", Errc::not_ready);
     auto future = batcher->submit(std::move(posts), explain);
     if (future.wait_for(opt.request_timeout) != std::future_status::ready)
-      throw Error(fmt::format("no answer within {} s", opt.request_timeout.count()), "timeout");
+      throw Error(fmt::format("no answer within {} s", opt.request_timeout.count()), Errc::timeout);
     return future.get();
   }
 
@@ -86,10 +65,13 @@ struct Server::Impl {
     try {
       body();
     } catch (const Error& e) {
-      send_error(res, e.code(), e.what());
+      send_error(res, e.errc(), e.what());
+    } catch (const json::exception& e) {
+      // A JSON type or range error here comes from reading the client's document.
+      send_error(res, Errc::invalid_field, fmt::format("a field of the request has the wrong type: {}", e.what()));
     } catch (const std::exception& e) {
       spdlog::error("internal error: {}", e.what());
-      send_error(res, "internal", "internal error; see the server log");
+      send_error(res, Errc::internal, "internal error; see the server log");
     }
   }
 
@@ -101,11 +83,14 @@ struct Server::Impl {
         if (req.has_file("text")) post.text = req.get_file_value("text").content;
         if (req.has_file("image")) post.image = req.get_file_value("image").content;
       } else if (req.get_header_value("Content-Type").find("application/json") == 0 || !req.body.empty()) {
-        auto j = parse_json(req.body);
+        auto j = parse_json(req.body, "the body");
         post = predict::post_from_json(j);
-        if (j.is_object() && j.value("explain", false)) explain = true;
+        if (j.is_object() && j.contains("explain")) {
+          if (!j["explain"].is_boolean()) throw Error("field \"explain\" must be true or false", Errc::invalid_field);
+          explain = explain || j["explain"].get<bool>();
+        }
       } else {
-        throw Error("send multipart/form-data (image, text) or a JSON body", "empty_post");
+        throw Error("send multipart/form-data (image, text) or a JSON body", Errc::empty_post);
       }
       auto out = run_posts({std::move(post)}, explain).front();
       if (!out.prediction) throw Error(out.error_message, out.error_code);
@@ -113,15 +98,15 @@ struct Server::Impl {
     });
   }
 
-  void predict_batch(const httplib::Request& req, httplib::Response& res) {
+  void predict_posts(const httplib::Request& req, httplib::Response& res) {
     guarded(res, [&] {
-      auto j = parse_json(req.body);
+      auto j = parse_json(req.body, "the body");
       if (j.is_object() && j.contains("posts")) j = j["posts"];
-      if (!j.is_array()) throw Error("the body must be a JSON array of posts (or {\"posts\": [...]})", "invalid_json");
-      if (j.empty()) throw Error("the batch is empty", "empty_post");
+      if (!j.is_array()) throw Error("the body must be a JSON array of posts (or {\"posts\": [...]})", Errc::invalid_json);
+      if (j.empty()) throw Error("the batch is empty", Errc::empty_post);
       if (j.size() > opt.max_batch_items)
         throw Error(fmt::format("the batch has {} posts, over the limit of {}", j.size(), opt.max_batch_items),
-                    "batch_too_large");
+                    Errc::batch_too_large);
       // A bad item gets its error in place; the others still run.
       std::vector<predict::Post> posts;
       std::vector<std::optional<predict::Outcome>> results(j.size());
@@ -131,11 +116,10 @@ struct Server::Impl {
           posts.push_back(predict::post_from_json(j[i]));
           index.push_back(i);
         } catch (const Error& e) {
-          predict::Outcome o;
-          o.error_code = e.code(), o.error_message = e.what();
+          std::string id;
           if (j[i].is_object() && j[i].contains("id"))
-            o.id = j[i]["id"].is_string() ? j[i]["id"].get<std::string>() : dump_json(j[i]["id"]);
-          results[i] = std::move(o);
+            id = j[i]["id"].is_string() ? j[i]["id"].get<std::string>() : dump_json(j[i]["id"]);
+          results[i] = predict::Outcome::failed(id, e);
         }
       }
       if (!posts.empty()) {
@@ -169,9 +153,9 @@ struct Server::Impl {
     // httplib answers some errors itself (unknown path, body too large): give them JSON bodies.
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
-      if (res.status == 404) send_error(res, "not_found", "no such endpoint", 404);
-      else if (res.status == 413) send_error(res, "payload_too_large", "the request body is over the size limit", 413);
-      else send_error(res, "http_error", fmt::format("HTTP {}", res.status), res.status);
+      if (res.status == 404) send_error(res, Errc::not_found, "no such endpoint");
+      else if (res.status == 413) send_error(res, Errc::payload_too_large, "the request body is over the size limit");
+      else send_error(res, Errc::bad_request, fmt::format("HTTP {}", res.status), res.status);
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown";
@@ -182,7 +166,7 @@ struct Server::Impl {
       } catch (...) {
       }
       spdlog::error("unhandled exception: {}", what);
-      send_error(res, "internal", "internal error; see the server log", 500);
+      send_error(res, Errc::internal, "internal error; see the server log");
     });
 
     for (const auto& asset : web_assets())
@@ -192,27 +176,27 @@ struct Server::Impl {
     http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
     http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       if (ready) send_json(res, {{"status", "ready"}});
-      else send_error(res, "not_ready", load_error.empty() ? "the models are still loading" : load_error);
+      else send_error(res, Errc::not_ready, load_error.empty() ? "the models are still loading" : load_error);
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(), "text/plain; version=0.0.4");
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       guarded(res, [&] {
-        if (!ready) throw Error("the models are still loading", "not_ready");
+        if (!ready) throw Error("the models are still loading", Errc::not_ready);
         auto info = predictor->info();
         info["version"] = "emopost 0.1.0";
         send_json(res, info);
       });
     });
     http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r) { predict_one(q, r); });
-    http.Post("/v1/predict/batch", [this](const httplib::Request& q, httplib::Response& r) { predict_batch(q, r); });
+    http.Post("/v1/predict/batch", [this](const httplib::Request& q, httplib::Response& r) { predict_posts(q, r); });
 
     // The wrong method on a known path is 405 with Allow, not 404.
     auto not_allowed = [](const char* allow) {
       return [allow](const httplib::Request& req, httplib::Response& res) {
         res.set_header("Allow", allow);
-        send_error(res, "method_not_allowed", fmt::format("{} is not allowed here; use {}", req.method, allow));
+        send_error(res, Errc::method_not_allowed, fmt::format("{} is not allowed here; use {}", req.method, allow));
       };
     };
     for (const char* p : {"/v1/predict", "/v1/predict/batch"}) {
@@ -288,7 +272,7 @@ void Server::run() {
   stopper.join();
   if (m.loader.joinable()) m.loader.join();
   m.batcher.reset();  // answers what is still queued
-  if (!m.load_error.empty()) throw Error(m.load_error, "bad_model");
+  if (!m.load_error.empty()) throw Error(m.load_error, Errc::bad_model);
   spdlog::info("stopped");
 }
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "emopost/predict/predictor.h"
-#include "emopost/serve/batcher.h"
+#include "emopost/serve/micro_batcher.h"
 
 namespace emopost::serve {
 

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
+#include <pugixml.hpp>
 #include <utf8proc.h>
 
 #include "emopost/core/error.h"
@@ -64,7 +64,7 @@ std::vector<char32_t> decode(std::string_view s) {
                               static_cast<utf8proc_ssize_t>(s.size() - i), &c);
     if (n < 0)
       throw Error(fmt::format("invalid UTF-8 at byte offset {}: {}", i, utf8proc_errmsg(n)),
-                  "invalid_utf8");
+                  Errc::invalid_utf8);
     cps.push_back(static_cast<char32_t>(c));
     i += n;
   }
@@ -78,37 +78,32 @@ std::string clean_key(std::string_view s) {
   return out;
 }
 
-std::string xml_unescape(std::string_view s) {
-  static constexpr std::array<std::pair<std::string_view, char>, 5> kEntities{
-      {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}}};
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    bool replaced = false;
-    for (auto [entity, ch] : kEntities)
-      if (s.substr(i, entity.size()) == entity) out += ch, i += entity.size(), replaced = true;
-    if (!replaced) out += s[i++];
-  }
-  return out;
-}
-
-// CLDR annotation files hold one `<annotation cp="X" type="tts">name</annotation>` per line.
+// The `<annotation cp="X" type="tts">name</annotation>` elements under ldml/annotations; the
+// others (type-less keyword lists) are not names.
 void read_cldr_names(const fs::path& file, std::unordered_map<std::string, std::string>& names) {
-  std::ifstream in(file);
-  if (!in) throw Error(fmt::format("cannot open CLDR annotations {} (install unicode-cldr-core)", file.string()));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("type=\"tts\"") == std::string::npos) continue;
-    auto cp = line.find("cp=\"");
-    auto cp_end = line.find('"', cp + 4);
-    auto text = line.find('>', cp_end);
-    auto text_end = line.find("</annotation>", text);
-    if (cp == std::string::npos || cp_end == std::string::npos || text == std::string::npos ||
-        text_end == std::string::npos)
-      continue;
-    auto key = clean_key(xml_unescape(std::string_view(line).substr(cp + 4, cp_end - cp - 4)));
+  pugi::xml_document doc;
+  const pugi::xml_parse_result parsed =
+      doc.load_file(file.c_str(), pugi::parse_default, pugi::encoding_utf8);
+  if (parsed.status == pugi::status_file_not_found || parsed.status == pugi::status_io_error)
+    throw Error(fmt::format("cannot open CLDR annotations {} (install unicode-cldr-core)", file.string()));
+  if (!parsed)
+    throw Error(fmt::format("cannot parse CLDR annotations {}: {} at byte offset {}", file.string(),
+                            parsed.description(), parsed.offset));
+  const pugi::xml_node annotations = doc.child("ldml").child("annotations");
+  if (!annotations)
+    throw Error(fmt::format("CLDR annotations {} has no ldml/annotations element", file.string()));
+  for (const pugi::xml_node a : annotations.children("annotation")) {
+    if (std::string_view(a.attribute("type").value()) != "tts") continue;
+    std::string key;
+    try {
+      key = clean_key(a.attribute("cp").value());
+    } catch (const Error& e) {  // the user's text is fine: it is the data file that is broken
+      throw Error(fmt::format("CLDR annotations {}, annotation element at byte offset {}: cp: {}",
+                              file.string(), a.offset_debug(), e.what()));
+    }
     auto decoded = decode(key);
     if (decoded.empty() || !emoji_start(decoded.front())) continue;  // symbols such as "√" stay text
-    std::string name = xml_unescape(std::string_view(line).substr(text + 1, text_end - text - 1));
+    std::string name = a.text().get();
     std::replace(name.begin(), name.end(), ':', ' ');  // "flag: Peru" -> "flag  Peru"
     names.emplace(std::move(key), std::move(name));    // the first file wins over derived names
   }

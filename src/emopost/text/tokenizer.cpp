@@ -111,41 +111,17 @@ int32_t lower_sigma(const int32_t* s, size_t n, size_t i) {
   return (k == n || !is_cased(s[k])) ? 0x3C2 : 0x3C3;
 }
 
-[[noreturn]] void bad_utf8(size_t offset, const char* why) {
-  throw Error("invalid UTF-8 at byte offset " + std::to_string(offset) + ": " + why, "invalid_utf8");
-}
-
-// Strict decoder (rejects overlong forms, surrogates and values past U+10FFFF, as Python's
-// bytes.decode("utf-8") does). s[i] must be >= 0x80. Returns the code point, advances i.
-int32_t decode_utf8(std::string_view s, size_t& i) {
-  const size_t start = i;
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t len;
-  int32_t cp;
-  if (b0 < 0xC0) bad_utf8(start, "unexpected continuation byte");
-  if (b0 < 0xC2) bad_utf8(start, "overlong encoding");
-  if (b0 < 0xE0) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 < 0xF0) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if (b0 < 0xF5) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    bad_utf8(start, "byte cannot start a sequence");
-  }
-  for (size_t k = 1; k < len; ++k) {
-    if (start + k >= s.size()) bad_utf8(start, "truncated multi-byte sequence");
-    const auto b = static_cast<unsigned char>(s[start + k]);
-    if ((b & 0xC0) != 0x80) bad_utf8(start, "truncated multi-byte sequence");
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) bad_utf8(start, "overlong encoding");
-  if (cp >= 0xD800 && cp <= 0xDFFF) bad_utf8(start, "encoded surrogate");
-  if (cp > 0x10FFFF) bad_utf8(start, "code point above U+10FFFF");
-  i = start + len;
+// One non-ASCII char at text[i] (utf8proc_iterate is strict: it rejects overlong forms,
+// surrogates and values past U+10FFFF, as Python's bytes.decode("utf-8") does). Returns the code
+// point and advances i; throws the same error as TextNormalizer on invalid UTF-8.
+int32_t decode_utf8(std::string_view text, size_t& i) {
+  utf8proc_int32_t cp;
+  const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i),
+                                  static_cast<utf8proc_ssize_t>(text.size() - i), &cp);
+  if (n < 0)
+    throw Error("invalid UTF-8 at byte offset " + std::to_string(i) + ": " + utf8proc_errmsg(n),
+                Errc::invalid_utf8);
+  i += static_cast<size_t>(n);
   return cp;
 }
 
@@ -501,19 +477,23 @@ BatchEncoding WordPieceTokenizer::encode_batch(const std::vector<std::string>& t
                                                size_t max_length) const {
   std::vector<std::vector<int64_t>> rows;
   rows.reserve(texts.size());
+  for (const auto& t : texts) rows.push_back(encode(t, max_length));
+  std::vector<const std::vector<int64_t>*> refs;
+  for (const auto& r : rows) refs.push_back(&r);
+  return pad(refs);
+}
+
+BatchEncoding WordPieceTokenizer::pad(const std::vector<const std::vector<int64_t>*>& rows) const {
   size_t cols = 0;
-  for (const auto& t : texts) {
-    rows.push_back(encode(t, max_length));
-    cols = std::max(cols, rows.back().size());
-  }
+  for (const auto* r : rows) cols = std::max(cols, r->size());
   BatchEncoding batch;
   batch.rows = static_cast<int64_t>(rows.size());
   batch.cols = static_cast<int64_t>(cols);
   batch.ids.assign(rows.size() * cols, pad_id_);
   batch.mask.assign(rows.size() * cols, 0);
   for (size_t r = 0; r < rows.size(); ++r) {
-    std::copy(rows[r].begin(), rows[r].end(), batch.ids.begin() + static_cast<ptrdiff_t>(r * cols));
-    std::fill_n(batch.mask.begin() + static_cast<ptrdiff_t>(r * cols), rows[r].size(), 1);
+    std::copy(rows[r]->begin(), rows[r]->end(), batch.ids.begin() + static_cast<ptrdiff_t>(r * cols));
+    std::fill_n(batch.mask.begin() + static_cast<ptrdiff_t>(r * cols), rows[r]->size(), 1);
   }
   return batch;
 }

@@ -33,6 +33,8 @@ class WordPieceTokenizer {
 
   // Encodes each text, truncating to max_length (0 = no limit) and padding to the longest row.
   BatchEncoding encode_batch(const std::vector<std::string>& texts, size_t max_length = 0) const;
+  // Pads sequences of ids (encode()'s output) into one batch: the only padding code in emopost.
+  BatchEncoding pad(const std::vector<const std::vector<int64_t>*>& rows) const;
 
   int64_t token_to_id(std::string_view token) const;  // unk_id() when absent
   const std::string& id_to_token(int64_t id) const;

@@ -87,7 +87,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
 }
 
 TrainConfig TrainConfig::load(const std::filesystem::path& file) {
-  return from_json(io::read_json_file(file), file);
+  return from_json(read_json_file(file), file);
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "emopost/core/labels.h"
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 #include "emopost/train/tasks.h"
 #include "emopost/train/trainer.h"
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
@@ -10,8 +11,9 @@
 #include "emopost/data/datasets.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/folder.h"
 #include "emopost/models/image_classifier.h"
-#include "emopost/text/tokenizer.h"
+#include "emopost/text/reading.h"
 #include "emopost/vision/augment.h"
 #include "emopost/vision/preprocess.h"
 
@@ -43,60 +45,71 @@ void limit(std::vector<T>& v, size_t n) {
   if (n && v.size() > n) v.resize(n);
 }
 
+// Texts are read as the predictor reads them (text::TextReader): normalised, in windows whose
+// logits are averaged, so the model is trained and measured on the reading it is used with.
 class TextTask : public Task {
  public:
-  TextTask(models::DistilBert model, text::WordPieceTokenizer tokenizer, int max_length)
-      : model_(std::move(model)), tokenizer_(std::move(tokenizer)), max_length_(max_length) {}
+  TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab)
+      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)) {}
 
   void add_split(const std::string& name, std::vector<data::TextExample> examples) {
     auto& s = splits_[name];
-    auto& ids = ids_[name];
+    auto& inputs = inputs_[name];
+    size_t unreadable = 0;
     for (auto& e : examples) {
-      ids.push_back(tokenizer_.encode(e.text, max_length_));
+      auto in = reader_.read(e.text);
+      if (in.empty()) {  // nothing left after normalisation: the predictor abstains on these too
+        ++unreadable;
+        continue;
+      }
+      inputs.push_back(std::move(in.windows));
       s.labels.push_back(e.label);
       s.sources.push_back(e.source);
       s.texts.push_back(std::move(e.text));
     }
+    if (unreadable) spdlog::warn("{}: {} texts have no readable words and are left out", name, unreadable);
   }
 
   torch::nn::Module& module() override { return *model_; }
   std::string model_type() const override { return "distilbert"; }
-  size_t cost(const std::string& split, size_t i) const override { return ids_.at(split)[i].size(); }
+  size_t cost(const std::string& split, size_t i) const override {
+    size_t n = 0;
+    for (const auto& w : inputs_.at(split)[i]) n += w.size();
+    return n;
+  }
 
   torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool,
                        std::mt19937&) override {
-    const auto& all = ids_.at(split);
-    size_t cols = 0;
-    for (auto i : idx) cols = std::max(cols, all[i].size());
-    auto ids = torch::full({static_cast<int64_t>(idx.size()), static_cast<int64_t>(cols)},
-                           tokenizer_.pad_id(), torch::kLong);
-    auto mask = torch::zeros_like(ids);
-    auto ia = ids.accessor<int64_t, 2>();
-    auto ma = mask.accessor<int64_t, 2>();
+    const auto& all = inputs_.at(split);
+    std::vector<const std::vector<int64_t>*> windows;
+    std::vector<int64_t> owner;
     for (size_t r = 0; r < idx.size(); ++r)
-      for (size_t c = 0; c < all[idx[r]].size(); ++c) ia[r][c] = all[idx[r]][c], ma[r][c] = 1;
-    return model_->forward(ids, mask);
+      for (const auto& w : all[idx[r]]) windows.push_back(&w), owner.push_back(int64_t(r));
+    auto batch = reader_.batch(windows);
+    auto ids = torch::from_blob(batch.ids.data(), {batch.rows, batch.cols}, torch::kLong);
+    auto mask = torch::from_blob(batch.mask.data(), {batch.rows, batch.cols}, torch::kLong);
+    auto per_window = model_->forward(ids, mask);
+    if (size_t(batch.rows) == idx.size()) return per_window;
+    // Mean over each text's windows.
+    auto index = torch::tensor(owner, torch::kLong);
+    auto sums = torch::zeros({int64_t(idx.size()), per_window.size(1)}, per_window.options()).index_add(0, index, per_window);
+    auto counts = torch::zeros({int64_t(idx.size())}, per_window.options()).index_add(0, index, torch::ones({batch.rows}, per_window.options()));
+    return sums / counts.unsqueeze(1);
   }
 
   void save(const fs::path& dir, torch::ScalarType dtype) override {
     models::save_pretrained(model_, dir, dtype);
-    fs::copy_file(vocab_path_, dir / "vocab.txt", fs::copy_options::overwrite_existing);
-    io::write_json_file(dir / "tokenizer_config.json",
-                        {{"do_lower_case", true},
-                         {"model_max_length", model_->config().max_position_embeddings},
-                         {"tokenizer_class", "BertTokenizer"}});
+    models::save_tokenizer(dir, vocab_, reader_.max_length());
   }
 
   void load_weights(const fs::path& dir) override { copy_state(*model_, *models::load_distilbert(dir)); }
   void quantize_int8() override { model_->quantize_int8(); }
 
-  fs::path vocab_path_;
-
  private:
   models::DistilBert model_;
-  text::WordPieceTokenizer tokenizer_;
-  int max_length_;
-  std::map<std::string, std::vector<std::vector<int64_t>>> ids_;
+  text::TextReader reader_;
+  fs::path vocab_;
+  std::map<std::string, std::vector<std::vector<std::vector<int64_t>>>> inputs_;  // windows per example
 };
 
 class ImageTask : public Task {
@@ -137,7 +150,7 @@ class ImageTask : public Task {
 
   void save(const fs::path& dir, torch::ScalarType dtype) override {
     model_.save(dir, dtype);
-    io::write_json_file(dir / "preprocessor_config.json", vision::to_processor_config(pre_).to_json());
+    write_json_file(dir / "preprocessor_config.json", vision::to_processor_config(pre_).to_json());
   }
 
   void load_weights(const fs::path& dir) override {
@@ -153,12 +166,10 @@ class ImageTask : public Task {
   std::map<std::string, std::vector<cv::Mat>> images_;
 };
 
-std::unique_ptr<TextTask> text_task(models::DistilBert model, const fs::path& vocab, int max_length,
+std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader reader, const fs::path& vocab,
                                     const fs::path& data_root, const std::string& recipe,
                                     const std::vector<std::string>& splits, size_t n) {
-  auto task = std::make_unique<TextTask>(std::move(model), text::WordPieceTokenizer::from_file(vocab),
-                                         max_length);
-  task->vocab_path_ = vocab;
+  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab);
   for (const auto& s : splits) {
     auto examples = data::read_text_recipe(data_root, recipe, s);
     limit(examples, n);
@@ -195,7 +206,8 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
     if (c.max_length > model->config().max_position_embeddings)
       throw Error(fmt::format("max_length {} exceeds the model's max_position_embeddings {}",
                               c.max_length, model->config().max_position_embeddings));
-    return text_task(model, c.vocab, c.max_length, c.data_root, c.recipe, splits, c.limit_examples);
+    return text_task(model, text::TextReader::from_vocab(c.vocab, size_t(c.max_length)), c.vocab, c.data_root,
+                     c.recipe, splits, c.limit_examples);
   }
   auto model = c.init_from.empty() ? models::ImageClassifier::create(c.model_config, all_labels())
                                     : models::ImageClassifier::load(c.init_from, labels);
@@ -217,15 +229,12 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
                                 const fs::path& data_root, const std::string& recipe,
                                 const std::vector<std::string>& splits, size_t n) {
   if (kind == "text") {
-    auto model = models::load_distilbert(model_dir);
-    auto tok = io::read_json_file(model_dir / "tokenizer_config.json");
-    int max_length = tok.value("model_max_length", model->config().max_position_embeddings);
-    return text_task(model, model_dir / "vocab.txt", max_length, data_root, recipe, splits, n);
+    auto folder = models::load_text_folder(model_dir);
+    return text_task(folder.model, std::move(folder.reader), model_dir / "vocab.txt", data_root, recipe, splits, n);
   }
   if (kind == "image") {
-    auto model = models::ImageClassifier::load(model_dir);
-    auto pre = vision::from_processor_config(models::read_processor_config(model_dir, model), model.num_channels());
-    return image_task(std::move(model), pre, false, data_root, splits, n);
+    auto folder = models::load_face_folder(model_dir);
+    return image_task(std::move(folder.model), folder.preprocess, false, data_root, splits, n);
   }
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
 }

@@ -1,6 +1,7 @@
 #pragma once
 // What the Trainer trains: a model with its data, split by split. The text task pairs DistilBERT with
-// CARER + GoEmotions; the image task pairs ViT with FER2013 faces.
+// CARER + GoEmotions, read as the predictor reads captions (text/reading.h); the image task pairs
+// the face model (ResNet or ViT, models::ImageClassifier) with FER2013 faces.
 #include <filesystem>
 #include <map>
 #include <memory>

@@ -12,9 +12,9 @@
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
 #include "emopost/core/progress.h"
-#include "emopost/core/runtime.h"
+#include "emopost/core/blas.h"
 #include "emopost/io/hf_config.h"
-#include "emopost/models/runtime.h"
+#include "emopost/models/threads.h"
 
 namespace emopost::train {
 
@@ -152,7 +152,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
   const auto& train = task->split("train");
   if (train.size() == 0) throw Error("no training examples");
   fs::create_directories(c.output_dir);
-  io::write_json_file(c.output_dir / "train_config.json", c.to_json());
+  write_json_file(c.output_dir / "train_config.json", c.to_json());
   const fs::path log = c.output_dir / "log.jsonl";
 
   auto weights = class_weights(train.labels, kNumLabels, c.class_weights);
@@ -167,7 +167,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
   int start_epoch = 1, stale = 0;
   int64_t step = 0;
   if (resume) {
-    auto state = io::read_json_file(c.output_dir / "last/trainer_state.json");
+    auto state = read_json_file(c.output_dir / "last/trainer_state.json");
     task->load_weights(c.output_dir / "last");
     torch::load(*optimizer, (c.output_dir / "last/optimizer.pt").string());
     start_epoch = state.at("epoch").get<int>() + 1;
@@ -255,7 +255,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
     // The last epoch, with what --resume needs: full-precision weights and the optimizer state.
     task->save(c.output_dir / "last", torch::kFloat);
     torch::save(*optimizer, (c.output_dir / "last/optimizer.pt").string());
-    io::write_json_file(c.output_dir / "last/trainer_state.json",
+    write_json_file(c.output_dir / "last/trainer_state.json",
                         {{"epoch", epoch}, {"global_step", step}, {"best_epoch", result.best_epoch},
                          {"best_macro_f1", result.best_macro_f1}, {"stale_epochs", stale},
                          {"history", result.history}});

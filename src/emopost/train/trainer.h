@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "emopost/eval/metrics.h"
+#include "emopost/eval/scores.h"
 #include "emopost/train/config.h"
 #include "emopost/train/tasks.h"
 

@@ -1,4 +1,4 @@
-#include "emopost/train/decision.h"
+#include "emopost/train/tune.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -32,12 +32,12 @@ std::vector<double> earlier_offsets(const fs::path& model_dir) {
   std::vector<double> out(kLabels.size(), 0.0);
   const auto file = model_dir / "decision_offsets.json";
   if (!fs::exists(file)) return out;
-  auto earlier = io::read_json_file(file);
+  auto earlier = read_json_file(file);
   try {
     for (size_t k = 0; k < out.size(); ++k)
       out[k] = earlier.at("total_offsets").at(std::string(kLabels[k])).get<double>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: no usable \"total_offsets\" ({})", file.string(), e.what()), "bad_model");
+    throw Error(fmt::format("{}: no usable \"total_offsets\" ({})", file.string(), e.what()), Errc::bad_model);
   }
   return out;
 }
@@ -78,7 +78,7 @@ nlohmann::json tune_decision_offsets(const TuneRequest& r) {
   add_to_classifier_bias(task->module(), fit.offsets);
   // The source's float dtype, so tuning keeps fp16 files fp16.
   task->save(r.out_dir, models::stored_float_dtype(r.model_dir / "model.safetensors"));
-  io::write_json_file(r.out_dir / "decision_offsets.json", out);
+  write_json_file(r.out_dir / "decision_offsets.json", out);
   spdlog::info("{} macro-F1 {:.4f} -> {:.4f}, accuracy {:.4f} -> {:.4f}; wrote {}", r.split,
                fit.macro_f1_before, fit.macro_f1_after, fit.accuracy_before, fit.accuracy_after,
                r.out_dir.string());

@@ -75,4 +75,18 @@ cv::Mat crop_with_margin(const cv::Mat& image, const cv::Rect& box, double margi
   return out;
 }
 
+FacesInPicture find_faces(const ScaledImage& picture, const FaceDetector& detector, double margin) {
+  FacesInPicture out;
+  out.size = picture.full;
+  out.boxes = detector.detect(picture.pixels);
+  const double k = 1.0 / picture.scale;
+  for (auto& f : out.boxes) {
+    out.crops.push_back(f.whole_image ? picture.pixels : crop_with_margin(picture.pixels, f.box, margin));
+    f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)), int(std::lround(f.box.width * k)),
+                     int(std::lround(f.box.height * k))) &
+            cv::Rect({0, 0}, picture.full);
+  }
+  return out;
+}
+
 }  // namespace emopost::vision

@@ -8,6 +8,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/objdetect.hpp>
 
+#include "emopost/vision/preprocess.h"
+
 namespace emopost::vision {
 
 // OpenCV's LBP frontal-face cascade: on this project's photos it found as many faces as the Haar
@@ -55,5 +57,14 @@ class FaceDetector {
 // The box grown by `margin` of its size on every side (then made square around its centre), cut
 // from the image; parts outside the image are filled by replicating the border.
 cv::Mat crop_with_margin(const cv::Mat& image, const cv::Rect& box, double margin);
+
+// The faces of a picture decoded for faces (decode_for_faces), each cut with `margin`, with boxes
+// in the picture's own pixels rather than the reduced copy's.
+struct FacesInPicture {
+  cv::Size size;                // the picture's own size
+  std::vector<FaceBox> boxes;   // in the picture's own pixels
+  std::vector<cv::Mat> crops;   // one per box, from the decoded copy
+};
+FacesInPicture find_faces(const ScaledImage& picture, const FaceDetector& detector, double margin);
 
 }  // namespace emopost::vision

@@ -47,7 +47,7 @@ void check_dimensions(const Header& h, const DecodeLimits& limits) {
   if (pixels > limits.max_pixels)
     throw Error(fmt::format("image is {}x{} = {} pixels ({:.3g}), over the limit of {} pixels",
                             h.width, h.height, pixels, double(pixels), limits.max_pixels),
-                "image_too_large");
+                Errc::image_too_large);
 }
 
 // EXIF orientation from an APP1 payload; malformed EXIF is ignored rather than fatal because
@@ -376,7 +376,7 @@ auto with_image_codes(F&& decode) {
   try {
     return decode();
   } catch (const Error& e) {
-    throw Error(e.what(), e.code() == "invalid_input" ? "bad_image" : e.code());
+    throw Error(e.what(), e.errc() == Errc::invalid_input ? Errc::bad_image : e.errc());
   }
 }
 
@@ -392,12 +392,12 @@ ScaledImage decode_for_faces(std::string_view bytes, const DecodeLimits& limits,
 
 cv::Mat read_rgb(const std::filesystem::path& path, const DecodeLimits& limits) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open image {}", path.string()), "bad_image");
+  if (!in) throw Error(fmt::format("cannot open image {}", path.string()), Errc::bad_image);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
     return decode_rgb(bytes, limits);
   } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", path.string(), e.what()), e.code());
+    throw Error(fmt::format("{}: {}", path.string(), e.what()), e.errc());
   }
 }
 

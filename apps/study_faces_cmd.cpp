@@ -1,0 +1,40 @@
+// `study-faces`: the face detector's recall and the crop margin's effect, measured.
+#include <iostream>
+
+#include "command.h"
+#include "emopost/core/json.h"
+#include "emopost/predict/calibrate.h"
+
+namespace emopost::app {
+
+void add_study_faces_command(CLI::App& app, Commands& out) {
+  struct Options {
+    ModelChoice models;
+    vision::DetectorOptions detector;
+    predict::FaceStudyRequest request;
+    std::filesystem::path out;
+  };
+  auto o = std::make_shared<Options>();
+  auto& r = o->request;
+  auto* cmd = app.add_subcommand("study-faces",
+                                 "Measure face-detector recall and how the crop margin changes face-model accuracy");
+  add_model_options(cmd, o->models, /*with_fusion=*/false);
+  add_detector_options(cmd, o->detector);
+  cmd->add_option("--data", r.data_root, "Data root holding faces/")->capture_default_str();
+  cmd->add_option("--split", r.split, "FER2013 split: val (PublicTest) or test (PrivateTest)")->capture_default_str()
+      ->check(CLI::IsMember({"val", "test"}));
+  cmd->add_option("--photos", r.photos, "Folder of photos with faces.json giving each photo's face count");
+  cmd->add_option("--limit", r.limit, "Use only N images");
+  cmd->add_option("--out", o->out, "Also write the JSON here");
+  out.push_back({cmd, [o] {
+                   auto options = predictor_options(o->models);
+                   options.detector = o->detector;
+                   predict::Predictor predictor(options);
+                   auto j = predict::study_faces(predictor, o->request);
+                   if (!o->out.empty()) write_json_file(o->out, j);
+                   std::cout << j.dump(2) << "\n";
+                   return 0;
+                 }});
+}
+
+}  // namespace emopost::app

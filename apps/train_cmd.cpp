@@ -1,0 +1,128 @@
+// `train`, `eval` and `tune`: the model-making commands, over train/.
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "command.h"
+#include "emopost/core/error.h"
+#include "emopost/core/json.h"
+#include "emopost/train/evaluation.h"
+#include "emopost/train/trainer.h"
+#include "emopost/train/tune.h"
+
+namespace emopost::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Command train_command(CLI::App& app) {
+  struct Options {
+    std::string kind;
+    fs::path config;
+    bool resume = false;
+    int max_steps = -1;
+    std::string output_dir;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("train", "Train the text or the face model from a config file");
+  cmd->add_option("kind", o->kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
+  cmd->add_option("--config", o->config, "Training config (configs/NAME.json)")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--resume", o->resume, "Continue from OUTPUT_DIR/last (weights, optimizer, epoch)");
+  cmd->add_option("--max-steps", o->max_steps, "Stop after N optimizer steps (smoke runs)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--output-dir", o->output_dir, "Override the config's output_dir");
+  cmd->footer("Example:\n  emopost train text --config configs/text-small-e3.json");
+  return {cmd, [o, &app] {
+            auto config = train::TrainConfig::load(o->config);
+            if (config.task != o->kind)
+              throw Error(fmt::format("{} is a \"{}\" config, not \"{}\"", o->config.string(), config.task, o->kind));
+            if (o->max_steps >= 0) config.max_steps = o->max_steps;
+            if (!o->output_dir.empty()) config.output_dir = o->output_dir;
+            if (int t = app.get_option("--threads")->as<int>(); t > 0) config.threads = t;
+            auto result = train::fit(config, o->resume);
+            spdlog::info("done: best validation macro-F1 {:.4f} at epoch {}; {:.1f} samples/s; {:.0f} s",
+                         result.best_macro_f1, result.best_epoch, result.train_samples_per_second, result.wall_seconds);
+            return 0;
+          }};
+}
+
+Command eval_command(CLI::App& app) {
+  struct Options {
+    train::EvalRequest req;
+    fs::path out_dir, predictions;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto& r = o->req;
+  auto* cmd = app.add_subcommand("eval", "Evaluate a trained model on a held-out split");
+  cmd->add_option("kind", r.kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
+  cmd->add_option("--model", r.model_dir, "Model folder (config.json + model.safetensors)")->required();
+  cmd->add_option("--data", r.data_root, "Data root holding text/ and faces/")->capture_default_str();
+  cmd->add_option("--split", r.split, "train, val or test")->capture_default_str()
+      ->check(CLI::IsMember({"train", "val", "test"}));
+  cmd->add_option("--recipe", r.recipe, "Text recipe: all or seed")->capture_default_str();
+  cmd->add_option("--batch-size", r.batch_size, "Examples per forward pass")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", r.limit, "Evaluate only the first N examples");
+  cmd->add_flag("--bf16", r.bf16, "Run the model in bf16 autocast");
+  cmd->add_flag("--int8", r.int8, "Run the transformer linears in dynamic int8");
+  cmd->add_flag("--mirror", r.mirror, "Image models: average each face with its mirror image, as `predict` does");
+  cmd->add_option("--out", o->out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
+  cmd->add_flag("--json", o->json, "Print JSON instead of Markdown");
+  cmd->add_option("--predictions", o->predictions,
+                  "Also write each example's label, prediction and probabilities here (JSONL)");
+  cmd->footer("Texts are read as `predict` reads them: normalised, in windows of the model's positions.");
+  return {cmd, [o] {
+            auto out = train::run_evaluation(o->req);
+            if (!o->out_dir.empty()) {
+              fs::create_directories(o->out_dir);
+              auto stem = o->out_dir / fmt::format("eval_{}_{}", o->req.kind, o->req.split);
+              write_json_file(stem.string() + ".json", out.json);
+              std::ofstream(stem.string() + ".md") << out.markdown;
+            }
+            if (!o->predictions.empty()) {
+              std::ofstream rows(o->predictions);
+              for (const auto& row : out.predictions) rows << row.dump() << '\n';
+              if (!rows) throw Error("cannot write " + o->predictions.string());
+            }
+            std::cout << (o->json ? out.json.dump(2) + "\n" : out.markdown);
+            return 0;
+          }};
+}
+
+Command tune_command(CLI::App& app) {
+  auto r = std::make_shared<train::TuneRequest>();
+  auto* cmd = app.add_subcommand(
+      "tune", "Fit per-class decision offsets on the validation split (for macro-F1) and write a copy\n"
+              "of the model with them folded into its classifier bias");
+  cmd->add_option("kind", r->kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
+  cmd->add_option("--model", r->model_dir, "Model folder to start from (left unchanged)")->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", r->out_dir, "Folder for the tuned copy")->required();
+  cmd->add_option("--data", r->data_root, "Data root holding text/ and faces/")->capture_default_str();
+  cmd->add_option("--split", r->split, "Split to fit on (never the test split you report)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "val"}));
+  cmd->add_option("--recipe", r->recipe, "Text recipe: all or seed")->capture_default_str();
+  cmd->add_option("--batch-size", r->batch_size, "Examples per forward pass")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--range", r->search.range, "Largest offset tried, in log-probability")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--step", r->search.step, "Grid step of the offsets")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  return {cmd, [r] {
+            std::cout << train::tune_decision_offsets(*r).dump(2) << "\n";
+            return 0;
+          }};
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& app, Commands& out) {
+  out.push_back(train_command(app));
+  out.push_back(eval_command(app));
+  out.push_back(tune_command(app));
+}
+
+}  // namespace emopost::app

@@ -1,0 +1,102 @@
+#include "emopost/models/folder.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/labels.h"
+#include "emopost/io/hf_config.h"
+
+namespace emopost::models {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_card(const fs::path& dir) {
+  std::ifstream in(dir / "README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A folder that fails to load is the installation's problem, not the request's.
+template <typename F>
+auto load_folder(const fs::path& dir, const char* what, F&& load) {
+  if (!fs::is_directory(dir))
+    throw Error(fmt::format("no {} model at {} (expected config.json and model.safetensors)", what, dir.string()),
+                Errc::bad_model);
+  try {
+    return load();
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} model {}: {}", what, dir.string(), e.what()), Errc::bad_model);
+  }
+}
+
+}  // namespace
+
+void check_labels(const std::vector<std::string>& labels) {
+  const std::vector<std::string> ours(kLabels.begin(), kLabels.end());
+  if (labels == ours) return;
+  std::string got;
+  for (size_t i = 0; i < labels.size(); ++i) got += (i ? ", " : "") + labels[i];
+  throw Error(fmt::format("id2label is [{}] ({} labels); emopost needs its {} labels in this order: {}", got,
+                          labels.size(), kNumLabels, fmt::join(kLabels, ", ")),
+              Errc::bad_model);
+}
+
+size_t read_model_max_length(const fs::path& dir, int max_position_embeddings) {
+  const auto file = dir / "tokenizer_config.json";
+  const auto j = read_json_file(file);
+  if (!j.is_object()) throw Error(file.string() + ": expected a JSON object", Errc::bad_model);
+  if (!j.contains("model_max_length")) return size_t(max_position_embeddings);
+  const auto& v = j["model_max_length"];
+  // transformers writes 1e30 (VERY_LARGE_INTEGER) when a tokenizer has no limit of its own.
+  if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() != std::floor(v.get<double>()) ||
+      v.get<double>() < 4 || v.get<double>() > max_position_embeddings)
+    throw Error(fmt::format("{}: model_max_length {} must be a whole number from 4 to the model's "
+                            "max_position_embeddings ({})",
+                            file.string(), v.dump(), max_position_embeddings),
+                Errc::bad_model);
+  return size_t(v.get<double>());
+}
+
+void save_tokenizer(const fs::path& dir, const fs::path& vocab_txt, size_t max_length) {
+  fs::copy_file(vocab_txt, dir / "vocab.txt", fs::copy_options::overwrite_existing);
+  write_json_file(dir / "tokenizer_config.json", {{"do_lower_case", true},
+                                                      {"model_max_length", max_length},
+                                                      {"tokenizer_class", "BertTokenizer"}});
+}
+
+TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) {
+  return load_folder(dir, "text", [&] {
+    // Labels first: a head of another size would otherwise fail later, as a shape mismatch.
+    check_labels(io::DistilBertConfig::from_json(read_json_file(dir / "config.json")).id2label);
+    auto model = load_distilbert(dir);
+    const auto max_length = read_model_max_length(dir, model->config().max_position_embeddings);
+    auto reader = text::TextReader::from_vocab(dir / "vocab.txt", max_length, cldr_dir);
+    // An id past the embedding table would be read out of bounds.
+    if (reader.tokenizer().vocab_size() > size_t(model->config().vocab_size))
+      throw Error(fmt::format("vocab.txt has {} tokens, more than the model's vocab_size {}", reader.tokenizer().vocab_size(),
+                              model->config().vocab_size),
+                  Errc::bad_model);
+    return TextModelFolder{dir, model, std::move(reader), read_json_file(dir / "config.json"), read_card(dir)};
+  });
+}
+
+FaceModelFolder load_face_folder(const fs::path& dir) {
+  return load_folder(dir, "face", [&] {
+    const auto config = read_json_file(dir / "config.json");
+    check_labels(io::model_type_of(config) == "resnet" ? io::ResNetConfig::from_json(config).id2label
+                                                       : io::ViTConfig::from_json(config).id2label);
+    auto model = ImageClassifier::load(dir);
+    auto pre = vision::from_processor_config(read_processor_config(dir, model), model.num_channels());
+    return FaceModelFolder{dir, std::move(model), pre, config, read_card(dir)};
+  });
+}
+
+}  // namespace emopost::models

@@ -1,0 +1,47 @@
+#pragma once
+// The one loader of emopost's model folders (Hugging Face layout): the weights, the tokenizer or
+// image processor beside them, and the card. It checks what a folder must agree on with the
+// product (the 7 labels, in order; window and image sizes) so that a wrong folder is a clear
+// `bad_model` error rather than a silent mislabelling.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "emopost/models/checkpoint.h"
+#include "emopost/models/image_classifier.h"
+#include "emopost/text/reading.h"
+#include "emopost/vision/preprocess.h"
+
+namespace emopost::models {
+
+struct TextModelFolder {
+  std::filesystem::path dir;
+  DistilBert model;
+  text::TextReader reader;  // vocab.txt, with tokenizer_config.json's model_max_length
+  nlohmann::json config;    // config.json as written
+  std::string card;         // README.md, or "" when absent
+};
+
+struct FaceModelFolder {
+  std::filesystem::path dir;
+  ImageClassifier model;
+  vision::PreprocessOptions preprocess;  // preprocessor_config.json
+  nlohmann::json config;
+  std::string card;
+};
+
+// Throw emopost::Error (bad_model) naming the folder and the problem.
+TextModelFolder load_text_folder(const std::filesystem::path& dir,
+                                 const std::filesystem::path& cldr_dir = text::kCldrAnnotationsDir);
+FaceModelFolder load_face_folder(const std::filesystem::path& dir);
+
+// tokenizer_config.json's model_max_length, checked: an integer from 4 to the model's positions.
+size_t read_model_max_length(const std::filesystem::path& dir, int max_position_embeddings);
+// Throws unless `labels` are the project's 7, in kLabels' order.
+void check_labels(const std::vector<std::string>& labels);
+
+// Writes vocab.txt and tokenizer_config.json beside a text model, for `reader`.
+void save_tokenizer(const std::filesystem::path& dir, const std::filesystem::path& vocab_txt, size_t max_length);
+
+}  // namespace emopost::models

@@ -1,0 +1,73 @@
+#pragma once
+// The predictor's stages, in the order a post goes through them. Each does one thing to the
+// posts' PostWork records and can be run, and tested, alone; a post that fails a stage keeps its
+// first error and is skipped by the stages after. The two model stages take the model as a
+// function, so this header stays free of torch.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "emopost/fusion/fusion.h"
+#include "emopost/predict/post.h"
+#include "emopost/text/reading.h"
+#include "emopost/vision/faces.h"
+#include "emopost/vision/preprocess.h"
+
+namespace emopost::predict {
+
+// What the stages know of one post.
+struct PostWork {
+  std::optional<Error> error;                    // the first failure: the post's outcome
+  text::TextInput text;                          // no windows: the text abstains
+  std::optional<Scores> text_logits;             // mean over the windows
+  std::optional<vision::ScaledImage> decoded;    // released as soon as its faces are cut
+  std::optional<vision::FacesInPicture> faces;   // the picture's faces, once found
+  std::vector<Scores> face_logits;               // one per face
+
+  bool ok() const { return !error; }
+  void fail(const Error& e) {
+    if (!error) error = e;
+  }
+};
+
+// Mean logits over each input's windows; inputs have at least one window.
+using TextModel = std::function<std::vector<Scores>(const std::vector<const text::TextInput*>&)>;
+// Logits of face crops (8-bit grey or RGB).
+using FaceModel = std::function<std::vector<Scores>(const std::vector<cv::Mat>&)>;
+
+// 1. Each caption read into windows (text::TextReader); a caption over `max_text_bytes` is refused.
+void prepare_texts(const std::vector<Post>& posts, const text::TextReader& reader, size_t max_text_bytes,
+                   std::vector<PostWork>& work);
+// 2. The text model over every post with words to read. Reading touches no PostWork, so it may
+// run beside the picture stages; the logits are handed back afterwards.
+struct TextBatch {
+  std::vector<const text::TextInput*> inputs;
+  std::vector<size_t> posts;  // the post of each input
+  std::vector<Scores> logits;
+};
+TextBatch texts_to_read(const std::vector<PostWork>& work);
+void read_texts(TextBatch& batch, const TextModel& model);
+void hand_back(const TextBatch& batch, std::vector<PostWork>& work);
+// 3. Each picture decoded as face reading needs it (vision::decode_for_faces).
+struct PictureReading {
+  vision::DecodeLimits limits;
+  int min_side = 960;
+  bool grey = true;  // for a grey face model
+};
+void decode_pictures(const std::vector<Post>& posts, const PictureReading& how, std::vector<PostWork>& work);
+// 4. Faces found and cut, boxes in the picture's own pixels; the decoded pixels are let go.
+void find_faces(std::vector<PostWork>& work, const vision::FaceDetector& detector, double margin);
+// 5. The face model over every face of every post, in one pass.
+void read_faces(std::vector<PostWork>& work, const FaceModel& model);
+// 6. A picture's faces pooled into its verdict, bigger and more confident faces louder; sets each
+// face's weight. Nothing when there is no face.
+std::optional<Scores> pool_faces(std::vector<Face>& faces);
+// 7. The post's verdict from what the stages found, or the error that stopped it.
+Outcome fuse(const Post& post, const PostWork& work, const fusion::FusionModel& fusion);
+// 8. Occlusion: how much the text verdict's probability falls when each word is left out.
+std::vector<WordAttribution> explain(const std::string& normalized, const Scores& text_probabilities,
+                                     const text::TextReader& reader, const TextModel& model,
+                                     const fusion::FusionModel& fusion);
+
+}  // namespace emopost::predict
