@@ -68,7 +68,12 @@ int main(int argc, char** argv) {
   app::add_study_faces_command(cli, commands);
   app::add_serve_command(cli, commands);
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a bad option is the table's invalid_input, not CLI11's own code.
+    return cli.exit(e) == 0 ? 0 : error_kind(Errc::invalid_input).exit_code;
+  }
   try {
     for (auto& c : commands)
       if (c.cli->parsed()) {

@@ -139,6 +139,21 @@ TEST_F(ServerTest, EveryErrorIsJsonWithTheRightStatus) {
                "batch_too_large");
 }
 
+// A wrongly typed field is the client's fault: a 400 naming the field, never a 500.
+TEST_F(ServerTest, WronglyTypedFieldsAre400NotInternalErrors) {
+  auto c = client();
+  auto r = c.Post("/v1/predict", R"({"text": "hi", "explain": "yes"})", "application/json");
+  expect_error(r, 400, "invalid_field");
+  EXPECT_NE(r->body.find("explain"), std::string::npos) << r->body;
+  expect_error(c.Post("/v1/predict", R"({"text": ["a"]})", "application/json"), 400, "invalid_field");
+  expect_error(c.Post("/v1/predict", R"([1, 2])", "application/json"), 400, "invalid_json");
+  // Every code the server answers with has its status in the one table.
+  for (const auto& k : emopost::kErrorTable) {
+    EXPECT_GE(k.http_status, 400) << k.name;
+    EXPECT_NE(k.http_status, 0) << k.name;
+  }
+}
+
 TEST_F(ServerTest, BatchAnswersEveryItemInOrder) {
   auto c = client();
   json posts = json::array({{{"id", "a"}, {"text", "what a lovely surprise"}},

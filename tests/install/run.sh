@@ -19,6 +19,20 @@ unset EMOPOST_MODELS
 grep -q '"label": "joy"' predict.json || { echo "predict from elsewhere:"; cat predict.json; exit 1; }
 grep -q "share/emopost/models" <("$bin" predict --help) || { echo "--help does not say where models come from"; exit 1; }
 
+# Numeric options are checked before anything loads, with a message that names the option.
+refused() {  # refused OPTION ARGS...: emopost ARGS must fail, naming OPTION
+  local option=$1
+  shift
+  local rc=0
+  "$bin" "$@" >bad.out 2>&1 || rc=$?
+  [[ $rc == 2 ]] || { echo "emopost $* exited $rc, not 2 (invalid_input)"; exit 1; }
+  grep -q -- "$option" bad.out || { echo "emopost $*: the message does not name $option:"; cat bad.out; exit 1; }
+}
+refused --batch-size predict --batch-size 0 --text hi
+refused --http-threads serve --http-threads 0
+refused --port serve --port 70000
+refused --threads --threads -1 predict --text hi
+
 # serve: ready on the installed models, answers a post
 "$bin" --threads 2 serve --port 0 >serve.log 2>&1 &
 pid=$!
