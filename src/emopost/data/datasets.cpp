@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "emopost/core/error.h"
+#include "emopost/core/json.h"
 #include "emopost/core/labels.h"
 
 namespace emopost::data {
@@ -68,14 +69,7 @@ std::vector<int> goemotions_mapping(const fs::path& dir) {
   }
   if (names.empty()) throw Error(fmt::format("{}: no emotion names", names_file.string()));
 
-  std::ifstream in(mapping_file);
-  if (!in) throw Error(fmt::format("cannot open {}", mapping_file.string()));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: invalid JSON: {}", mapping_file.string(), e.what()));
-  }
+  const nlohmann::json j = read_json_file(mapping_file);
   if (!j.is_object()) throw Error(fmt::format("{}: expected an object", mapping_file.string()));
 
   std::map<std::string, int> to_label;

@@ -42,13 +42,7 @@ Post post_from_json(const nlohmann::json& j, const fs::path* image_dir) {
 }
 
 Post parse_post_line(const std::string& line, const fs::path& base_dir) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("not valid JSON: {}", e.what()), Errc::invalid_json);
-  }
-  return post_from_json(j, &base_dir);
+  return post_from_json(parse_json(line, "the line"), &base_dir);
 }
 
 JsonlStats run_jsonl(const Predictor& predictor, std::istream& in, std::ostream& out, const fs::path& base_dir,
