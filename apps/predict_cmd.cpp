@@ -19,18 +19,13 @@ namespace {
 struct Options {
   ModelChoice models;
   std::string text;
-  fs::path image, input, output;
+  fs::path image, input, output, image_root;
+  size_t max_image_bytes = 50u << 20;
   bool json = false, explain = false, int8 = false;
   int batch_size = 32;
   double margin = -1;  // < 0: the predictor's default
   vision::DetectorOptions detector;
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open {}", p.string()), Errc::bad_image);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 void print_table(const predict::Prediction& p) {
   std::cout << fmt::format("verdict: {} ({:.1f}%) from {}\n\n", kLabels[p.label], 100 * p.confidence,
@@ -86,14 +81,15 @@ int run(const Options& c) {
       if (!file) throw Error(fmt::format("cannot write {}", c.output.string()));
     }
     std::ostream& out = c.output.empty() ? std::cout : file;
-    auto stats = predict::run_jsonl(predictor, in, out, c.input.parent_path(), size_t(c.batch_size), lines);
+    const predict::ImageFiles files{c.input.parent_path(), c.image_root, c.max_image_bytes};
+    auto stats = predict::run_jsonl(predictor, in, out, files, size_t(c.batch_size), lines);
     spdlog::info("{} lines: {} predicted, {} errors; {:.1f} posts/s", stats.lines, stats.ok, stats.errors,
                  stats.lines / std::max(stats.seconds, 1e-9));
     return 0;
   }
   predict::Post post;
   if (!c.text.empty()) post.text = c.text;
-  if (!c.image.empty()) post.image = read_file(c.image);
+  if (!c.image.empty()) post.image = predict::read_image_file(c.image.string(), {"", c.image_root, c.max_image_bytes});
   auto p = predictor.predict(post, c.explain);
   if (c.json) std::cout << p.to_json().dump(2) << "\n";
   else print_table(p);
@@ -110,6 +106,11 @@ void add_predict_command(CLI::App& app, Commands& out) {
   cmd->add_option("--image", o->image, "The picture (JPEG, PNG, WebP, BMP)");
   cmd->add_option("--input", o->input,
                   "JSONL file: one {\"id\", \"text\", \"image\": path | \"image_base64\": data} per line");
+  cmd->add_option("--image-root", o->image_root,
+                  "Read the JSONL file's image paths only inside this folder (symbolic links followed)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--max-image-bytes", o->max_image_bytes, "Largest image file a JSONL line may name")
+      ->capture_default_str()->check(CLI::Range(size_t(1), size_t(1) << 32));
   cmd->add_option("--output", o->output, "Where the results go, one JSON line per input line (default stdout)");
   cmd->add_option("--batch-size", o->batch_size, "Posts per pass through the models")->capture_default_str()
       ->check(CLI::Range(1, 4096));

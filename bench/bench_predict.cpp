@@ -102,7 +102,7 @@ void BM_Batch(benchmark::State& state) {
   for (auto _ : state) {
     std::istringstream in(lines);
     std::ostringstream out;
-    auto stats = predict::run_jsonl(predictor(), in, out, kRoot, size_t(state.range(0)), 64, false);
+    auto stats = predict::run_jsonl(predictor(), in, out, {kRoot}, size_t(state.range(0)), 64, false);
     if (stats.ok != 64) state.SkipWithError("a post failed");
   }
   state.counters["posts/s"] = benchmark::Counter(64.0 * double(state.iterations()), benchmark::Counter::kIsRate);

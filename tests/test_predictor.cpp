@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <numeric>
+
+#include <sys/stat.h>
 #include <sstream>
 #include <thread>
 
@@ -196,7 +199,7 @@ TEST(Predictor, JsonlBatchWritesOneLinePerLineIn) {
      << R"([1, 2])" << "\n"
      << R"({"id": "p9", "text": "I feel nothing"})" << "\n";
   std::stringstream out;
-  auto stats = run_jsonl(predictor(), in, out, kRoot / "samples", 3, 9, /*progress=*/false);
+  auto stats = run_jsonl(predictor(), in, out, {kRoot / "samples"}, 3, 9, /*progress=*/false);
   EXPECT_EQ(stats.lines, 9u);
   EXPECT_EQ(stats.ok, 3u);
   EXPECT_EQ(stats.errors, 6u);
@@ -295,4 +298,39 @@ TEST(Calibration, PostsPairFacesOfTheSameLabelAndScoreEachModality) {
   EXPECT_EQ(j["disagreement"]["posts"], 3);
   EXPECT_DOUBLE_EQ(j["disagreement"]["fused_follows_text"].get<double>(), 1.0);
   EXPECT_TRUE(j["ece_before_calibration"].contains("fused"));
+}
+
+// A JSONL file's image paths: only regular files under a size limit, optionally inside a root; a
+// FIFO or /dev/zero is refused at once instead of hanging the file or filling memory.
+TEST(Jsonl, ImagePathsReadOnlyRegularFilesWithinTheirLimits) {
+  const auto dir = fs::temp_directory_path() / "emopost_jsonl_paths";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "root");
+  fs::copy_file(kRoot / "samples/face_happy.jpg", dir / "root/face.jpg");
+  fs::create_symlink(kRoot / "samples/face_happy.jpg", dir / "root/escape.jpg");
+  const auto fifo = dir / "root/pipe.jpg";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const ImageFiles confined{dir / "root", dir / "root", 1 << 20};
+  EXPECT_EQ(read_image_file("face.jpg", confined), read_bytes(kRoot / "samples/face_happy.jpg"));
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_error_code([&] { read_image_file("pipe.jpg", confined); }, "bad_image", "not a regular file");
+  expect_error_code([&] { read_image_file("/dev/zero", {dir, "", 1 << 20}); }, "bad_image", "not a regular file");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  expect_error_code([&] { read_image_file("face.jpg", {dir / "root", "", 100}); }, "image_too_large", "limit of 100");
+  expect_error_code([&] { read_image_file("../../etc/passwd", confined); }, "invalid_field", "outside the image root");
+  expect_error_code([&] { read_image_file("/etc/passwd", confined); }, "invalid_field", "outside the image root");
+  expect_error_code([&] { read_image_file("escape.jpg", confined); }, "invalid_field", "outside the image root");
+  expect_error_code([&] { read_image_file("missing.jpg", confined); }, "bad_image", "cannot open image missing.jpg");
+  // A text file named as an image: refused without its size or content in the message.
+  std::ofstream(dir / "root/notes.jpg") << "secret text of some length";
+  auto line = R"({"id": "n", "image": "notes.jpg"})";
+  std::istringstream in(line);
+  std::ostringstream out;
+  run_jsonl(predictor(), in, out, confined, 1, 1, /*progress=*/false);
+  auto j = nlohmann::json::parse(out.str());
+  EXPECT_EQ(j["error"]["code"], "bad_image");
+  const auto message = j["error"]["message"].get<std::string>();
+  EXPECT_EQ(message.find("26"), std::string::npos) << message;
+  EXPECT_EQ(message.find("secret"), std::string::npos) << message;
+  fs::remove_all(dir);
 }

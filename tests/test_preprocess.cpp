@@ -148,6 +148,9 @@ TEST(Preprocess, RejectsHugeImagesFromTheHeaderAlone) {
   expect_error([&] { decode_rgb(bomb); }, "image is 100000x100000 = 10000000000 pixels");
   expect_error([&] { decode_rgb(bomb); }, "over the limit of 40000000");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  // PNG's two 32-bit sides multiply past int64: the count must not wrap to something small.
+  for (uint32_t side : {0xFFFFFFFFu, 0x80000000u, 0xC0000000u})
+    expect_error_code([&] { decode_rgb(make_png(side, side, 8, 2, "", 1)); }, "image_too_large", "over the limit");
 
   // The same for a JPEG whose frame header claims 65535x65535.
   std::string jpg = read_bytes(kProcessorDir / "fer_angry.jpg");

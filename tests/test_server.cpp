@@ -7,6 +7,8 @@
 
 #include <thread>
 
+#include <zlib.h>
+
 #include "emopost/io/base64.h"
 #include "emopost/serve/micro_batcher.h"
 #include "support.h"
@@ -137,6 +139,76 @@ TEST_F(ServerTest, EveryErrorIsJsonWithTheRightStatus) {
   expect_error(c.Post("/v1/predict/batch", "[]", "application/json"), 422, "empty_post");
   expect_error(c.Post("/v1/predict/batch", json(std::vector<json>(9, {{"text", "hi"}})).dump(), "application/json"), 413,
                "batch_too_large");
+}
+
+namespace {
+std::string gzip(const std::string& plain) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);  // 31: gzip wrapper
+  std::string out(deflateBound(&z, plain.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  z.avail_in = uInt(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = uInt(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+}  // namespace
+
+// A JSON body nested 100,000 deep (200 kB, under the cap) once crashed the server when its id was
+// echoed back; now nesting has a limit, and ids are strings or numbers.
+TEST_F(ServerTest, DeeplyNestedJsonIsRefusedAndIdsAreStringsOrNumbers) {
+  auto c = client();
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error(c.Post("/v1/predict/batch", R"([{"text": "hi", "id": )" + deep + "}]", "application/json"), 400,
+               "invalid_json");
+  expect_error(c.Post("/v1/predict", R"({"text": "hi", "id": )" + deep + "}", "application/json"), 400, "invalid_json");
+  auto r = c.Post("/v1/predict/batch", R"([{"id": [[1]], "text": "hi"}, {"id": 7, "text": "hi"}, {"id": "x", "text": "hi"}])",
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto results = json::parse(r->body)["results"];
+  EXPECT_EQ(results[0]["error"]["code"], "invalid_field");
+  EXPECT_FALSE(results[0].contains("id"));
+  EXPECT_EQ(results[1]["id"], "7");
+  EXPECT_EQ(results[2]["id"], "x");
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+}
+
+// The 512 kB cap once held only for a Content-Length: a chunked body was read whole, a gzip one
+// inflated whole. Decoded bytes count, and reading stops at the cap.
+TEST_F(ServerTest, BodyCapHoldsForChunkedAndCompressedBodies) {
+  const std::string big = "[" + std::string(600 * 1024, ' ') + "]";
+  {
+    auto c = client();
+    auto r = c.Post(
+        "/v1/predict/batch",
+        [&](size_t offset, httplib::DataSink& sink) {
+          if (offset >= big.size()) {
+            sink.done();
+            return true;
+          }
+          const size_t n = std::min<size_t>(64 * 1024, big.size() - offset);
+          return sink.write(big.data() + offset, n);
+        },
+        "application/json");
+    expect_error(r, 413, "payload_too_large");
+  }
+  {
+    auto c = client();
+    const auto packed = gzip(big);
+    ASSERT_LT(packed.size(), 10'000u);
+    httplib::Headers headers{{"Content-Encoding", "gzip"}};
+    expect_error(c.Post("/v1/predict/batch", headers, packed, "application/json"), 413, "payload_too_large");
+    // Under the cap, a compressed body is read as usual.
+    auto ok = c.Post("/v1/predict", headers, gzip(R"({"text": "what a wonderful day"})"), "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+  }
+  auto c = client();
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
 }
 
 // A wrongly typed field is the client's fault: a 400 naming the field, never a 500.

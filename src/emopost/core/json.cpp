@@ -13,11 +13,23 @@ namespace emopost {
 
 using nlohmann::json;
 
-json parse_json(std::string_view text, std::string_view what) {
+namespace {
+struct TooDeep {};
+}  // namespace
+
+json parse_json(std::string_view text, std::string_view what, int max_depth) {
+  auto limit = [max_depth](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= max_depth)
+      throw TooDeep{};
+    return true;
+  };
   try {
-    return json::parse(text);
+    return json::parse(text, limit);
   } catch (const json::exception& e) {
     throw Error(fmt::format("{} is not valid JSON: {}", what, e.what()), Errc::invalid_json);
+  } catch (const TooDeep&) {
+    throw Error(fmt::format("{} nests arrays and objects more than {} deep", what, max_depth), Errc::invalid_json);
   }
 }
 
@@ -37,9 +49,9 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   }
   if (in.bad()) throw Error(fmt::format("cannot read {}", path.string()));
   try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(fmt::format("{}: invalid JSON: {}", path.string(), e.what()));
+    return parse_json(text, path.string());
+  } catch (const Error& e) {
+    throw Error(e.what());  // a file's problem, not a request's: keep the default code
   }
 }
 

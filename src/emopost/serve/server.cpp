@@ -1,6 +1,8 @@
 #include "emopost/serve/server.h"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -24,6 +26,8 @@ using nlohmann::json;
 // `status` overrides the table's only where httplib has already chosen one (its own 4xx answers).
 void send_error(httplib::Response& res, Errc code, const std::string& message, int status = 0) {
   res.status = status ? status : error_kind(code).http_status;
+  // The rest of a refused body is never read: the connection cannot carry another request.
+  if (code == Errc::payload_too_large) res.set_header("Connection", "close");
   if (res.status == 503) res.set_header("Retry-After", "1");
   res.set_content(dump_json({{"error", {{"code", error_kind(code).name}, {"message", message}}}}), "application/json");
 }
@@ -37,6 +41,18 @@ void send_json(httplib::Response& res, const json& j, int status = 200) {
 // request's routing, handler and logger on one thread).
 thread_local Clock::time_point t_request_start;
 thread_local bool t_counted = false;
+thread_local size_t t_bytes_in = 0;  // body bytes read (after decoding) by read_body
+
+// What the client sent, fit for one log line: control bytes (a decoded %0A would forge a line),
+// quotes, backslashes and non-ASCII bytes are written as \xNN.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') out += fmt::format("\\x{:02x}", c);
+    else out += char(c);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -48,7 +64,13 @@ struct Server::Impl {
   std::unique_ptr<MicroBatcher> batcher;
   std::atomic<bool> ready{false};
   std::atomic<bool> stop_requested{false};
-  std::string load_error;
+  // Written by the loader thread, read by /readyz and run(): behind a lock.
+  mutable std::mutex load_mutex;
+  std::string load_error_text;
+  std::string load_error() const {
+    std::lock_guard lock(load_mutex);
+    return load_error_text;
+  }
   std::thread loader;
   int port = 0;
 
@@ -75,15 +97,55 @@ struct Server::Impl {
     }
   }
 
-  void predict_one(const httplib::Request& req, httplib::Response& res) {
+  // The body, read here rather than by httplib so that the cap holds for every transfer and content
+  // encoding: the bytes counted are those after dechunking and decompression, and reading stops at
+  // the cap, so a body over it is never held.
+  struct Body {
+    std::string bytes;                          // a plain body
+    std::map<std::string, std::string> parts;  // multipart: name -> content
+  };
+  Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    Body body;
+    size_t total = 0;
+    bool over = false;
+    auto take = [&](std::string& into, const char* data, size_t n) {
+      total += n;
+      if (total > opt.max_body_bytes) return !(over = true);
+      into.append(data, n);
+      return true;
+    };
+    bool read = true;
+    if (req.is_multipart_form_data()) {
+      std::string* current = nullptr;
+      read = reader(
+          [&](const httplib::MultipartFormData& part) {
+            if (body.parts.count(part.name))
+              throw Error(fmt::format("the form has two \"{}\" parts", part.name), Errc::invalid_field);
+            current = &body.parts[part.name];
+            return true;
+          },
+          [&](const char* data, size_t n) { return current && take(*current, data, n); });
+    } else {
+      read = reader([&](const char* data, size_t n) { return take(body.bytes, data, n); });
+    }
+    t_bytes_in = total;
+    if (over || (!read && res.status == 413))  // 413: httplib saw a Content-Length over the cap
+      throw Error(fmt::format("the request body is over the limit of {} bytes", opt.max_body_bytes),
+                  Errc::payload_too_large);
+    if (!read) throw Error("the request body could not be read (cut short, or badly chunked or compressed)", Errc::bad_request);
+    return body;
+  }
+
+  void predict_one(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     guarded(res, [&] {
+      auto body = read_body(req, res, reader);
       predict::Post post;
       bool explain = req.has_param("explain") && req.get_param_value("explain") != "0";
       if (req.is_multipart_form_data()) {
-        if (req.has_file("text")) post.text = req.get_file_value("text").content;
-        if (req.has_file("image")) post.image = req.get_file_value("image").content;
-      } else if (req.get_header_value("Content-Type").find("application/json") == 0 || !req.body.empty()) {
-        auto j = parse_json(req.body, "the body");
+        if (body.parts.count("text")) post.text = std::move(body.parts["text"]);
+        if (body.parts.count("image")) post.image = std::move(body.parts["image"]);
+      } else if (req.get_header_value("Content-Type").find("application/json") == 0 || !body.bytes.empty()) {
+        auto j = parse_json(body.bytes, "the body");
         post = predict::post_from_json(j);
         if (j.is_object() && j.contains("explain")) {
           if (!j["explain"].is_boolean()) throw Error("field \"explain\" must be true or false", Errc::invalid_field);
@@ -98,9 +160,9 @@ struct Server::Impl {
     });
   }
 
-  void predict_posts(const httplib::Request& req, httplib::Response& res) {
+  void predict_posts(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     guarded(res, [&] {
-      auto j = parse_json(req.body, "the body");
+      auto j = parse_json(read_body(req, res, reader).bytes, "the body");
       if (j.is_object() && j.contains("posts")) j = j["posts"];
       if (!j.is_array()) throw Error("the body must be a JSON array of posts (or {\"posts\": [...]})", Errc::invalid_json);
       if (j.empty()) throw Error("the batch is empty", Errc::empty_post);
@@ -117,8 +179,10 @@ struct Server::Impl {
           index.push_back(i);
         } catch (const Error& e) {
           std::string id;
-          if (j[i].is_object() && j[i].contains("id"))
-            id = j[i]["id"].is_string() ? j[i]["id"].get<std::string>() : dump_json(j[i]["id"]);
+          try {
+            id = predict::post_id(j[i]);
+          } catch (const Error&) {  // the id itself is what is wrong: not echoed
+          }
           results[i] = predict::Outcome::failed(id, e);
         }
       }
@@ -136,6 +200,7 @@ struct Server::Impl {
     http.set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
       t_request_start = Clock::now();
       t_counted = true;
+      t_bytes_in = 0;
       ++metrics.in_flight;
       return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -147,8 +212,9 @@ struct Server::Impl {
       static const std::set<std::string> known{"/", "/app.js", "/style.css", "/healthz", "/readyz", "/metrics",
                                                "/v1/models", "/v1/predict", "/v1/predict/batch"};
       metrics.request_done(known.count(req.path) ? req.path : "other", res.status, seconds);
-      spdlog::info("access method={} path={} status={} bytes_in={} bytes_out={} ms={:.1f} remote={}", req.method,
-                   req.path, res.status, req.body.size(), res.body.size(), seconds * 1e3, req.remote_addr);
+      spdlog::info("access method={} path=\"{}\" status={} bytes_in={} bytes_out={} ms={:.1f} remote={}",
+                   printable(req.method), printable(req.path), res.status, std::max(t_bytes_in, req.body.size()),
+                   res.body.size(), seconds * 1e3, req.remote_addr);
     });
     // httplib answers some errors itself (unknown path, body too large): give them JSON bodies.
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -176,7 +242,8 @@ struct Server::Impl {
     http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
     http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       if (ready) send_json(res, {{"status", "ready"}});
-      else send_error(res, Errc::not_ready, load_error.empty() ? "the models are still loading" : load_error);
+      else if (auto error = load_error(); !error.empty()) send_error(res, Errc::not_ready, error);
+      else send_error(res, Errc::not_ready, "the models are still loading");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(), "text/plain; version=0.0.4");
@@ -189,8 +256,13 @@ struct Server::Impl {
         send_json(res, info);
       });
     });
-    http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r) { predict_one(q, r); });
-    http.Post("/v1/predict/batch", [this](const httplib::Request& q, httplib::Response& r) { predict_posts(q, r); });
+    http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& c) {
+      predict_one(q, r, c);
+    });
+    http.Post("/v1/predict/batch",
+              [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& c) {
+                predict_posts(q, r, c);
+              });
 
     // The wrong method on a known path is 405 with Allow, not 404.
     auto not_allowed = [](const char* allow) {
@@ -245,8 +317,12 @@ int Server::bind() {
       m.ready = true;
       spdlog::info("models loaded in {:.1f} s; ready", std::chrono::duration<double>(Clock::now() - t).count());
     } catch (const std::exception& e) {
-      m.load_error = fmt::format("the models failed to load: {}", e.what());
-      spdlog::error("{}", m.load_error);
+      auto error = fmt::format("the models failed to load: {}", e.what());
+      spdlog::error("{}", error);
+      {
+        std::lock_guard lock(m.load_mutex);
+        m.load_error_text = error;
+      }
       stop();
     }
   });
@@ -272,7 +348,7 @@ void Server::run() {
   stopper.join();
   if (m.loader.joinable()) m.loader.join();
   m.batcher.reset();  // answers what is still queued
-  if (!m.load_error.empty()) throw Error(m.load_error, Errc::bad_model);
+  if (auto error = m.load_error(); !error.empty()) throw Error(error, Errc::bad_model);
   spdlog::info("stopped");
 }
 

@@ -43,7 +43,12 @@ struct Header {
 void check_dimensions(const Header& h, const DecodeLimits& limits) {
   if (h.width <= 0 || h.height <= 0)
     throw Error(fmt::format("{} image declares an empty size {}x{}", h.name, h.width, h.height));
-  const int64_t pixels = h.width * h.height;
+  // Checked: PNG's two 32-bit fields multiply past int64 and would wrap to a small or negative count.
+  int64_t pixels = 0;
+  if (__builtin_mul_overflow(h.width, h.height, &pixels))
+    throw Error(fmt::format("image is {}x{} = {:.3g} pixels, over the limit of {} pixels", h.width, h.height,
+                            double(h.width) * double(h.height), limits.max_pixels),
+                Errc::image_too_large);
   if (pixels > limits.max_pixels)
     throw Error(fmt::format("image is {}x{} = {} pixels ({:.3g}), over the limit of {} pixels",
                             h.width, h.height, pixels, double(pixels), limits.max_pixels),
@@ -198,8 +203,8 @@ Header read_header(Bytes b, const DecodeLimits& limits) {
     h = {Format::Bmp, "BMP"};
     parse_bmp(b, h, limits);
   } else {
-    throw Error(fmt::format("not a recognised image format ({} bytes; expected JPEG, PNG, WebP or "
-                            "BMP)", b.size()));
+    // No size or content in the message: a batch's paths may name files that are not the user's.
+    throw Error("not a recognised image format (expected JPEG, PNG, WebP or BMP)");
   }
   return h;
 }
