@@ -82,6 +82,22 @@ TEST(TextReader, LongTextsAreReadInWindowsOverlappingByHalf) {
   EXPECT_EQ(in.windows[2][in.windows[2].size() - 2], ids[ids.size() - 2]);  // the last id is read
 }
 
+// A 20 kB caption was about 300 windows, each a forward pass: only the first kMaxWindows are read,
+// and the post says so.
+TEST(TextReader, LongCaptionsAreReadOverAtMostMaxWindows) {
+  auto two = text::TextReader::from_vocab(kVocab, 8, text::kCldrAnnotationsDir, 2);
+  auto in = two.read("one two three four five six seven eight nine ten");
+  EXPECT_EQ(in.windows.size(), 2u);
+  EXPECT_TRUE(in.cut);
+  EXPECT_FALSE(reader8().read("one two three four five six seven eight nine ten").cut);
+  std::string caption;
+  while (caption.size() < 19'000) caption += "so happy and grateful for this day ";
+  auto p = predictor().predict({"", caption, std::nullopt});
+  EXPECT_EQ(p.text_windows, int(text::kMaxWindows));
+  ASSERT_EQ(p.notes.size(), 2u);
+  EXPECT_NE(p.notes[0].find("first 16 windows"), std::string::npos) << p.notes[0];
+}
+
 TEST(TextReader, WindowsUnderFourIdsAreRefused) {
   expect_error([] { text::TextReader::from_vocab(kVocab, 3); }, "too short");
 }

@@ -311,6 +311,11 @@ TEST(ServerStartup, RequestsPastTheTimeoutGet504) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "timeout");
+  // Its client has gone: the post is dropped, never read by the models.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // past the batcher's 200 ms wait
+  auto m = c.Get("/metrics")->body;
+  EXPECT_NE(m.find("emopost_cancelled_posts_total 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("emopost_batch_size_count 0\n"), std::string::npos) << m;
   s.stop();
   t.join();
 }

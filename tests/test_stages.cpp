@@ -76,16 +76,12 @@ TEST(Stages, PicturesAreDecodedThenTheirFacesCutWithBoxesInThePicturesPixels) {
   std::vector<PostWork> work(posts.size());
   PictureReading how;
   how.min_side = 320;  // decoded at a reduced size: boxes must still come back in full pixels
-  decode_pictures(posts, how, work);
-  ASSERT_TRUE(work[0].decoded);
-  EXPECT_LT(work[0].decoded->pixels.cols, 1280);
-  ASSERT_TRUE(work[1].error);
-  EXPECT_EQ(work[1].error->code(), "bad_image");
-  EXPECT_FALSE(work[2].decoded);
-
   vision::FaceDetector detector;
-  find_faces(work, detector, 0.1);
-  EXPECT_FALSE(work[0].decoded) << "the decoded picture is let go once its faces are cut";
+  int waits = 0;
+  auto times = read_pictures(posts, how, detector, work, [&] { ++waits; });
+  EXPECT_EQ(waits, 1);
+  EXPECT_GT(times.decode_ms, 0);
+  EXPECT_GT(times.detect_ms, 0);
   ASSERT_TRUE(work[0].faces);
   EXPECT_EQ(work[0].faces->size, cv::Size(1280, 932));
   ASSERT_FALSE(work[0].faces->boxes.empty());
@@ -94,7 +90,10 @@ TEST(Stages, PicturesAreDecodedThenTheirFacesCutWithBoxesInThePicturesPixels) {
     EXPECT_TRUE((b.box & cv::Rect(0, 0, 1280, 932)) == b.box);
     EXPECT_GT(b.box.width, 40) << "a box in the reduced copy's pixels would be smaller";
   }
+  ASSERT_TRUE(work[1].error);
+  EXPECT_EQ(work[1].error->code(), "bad_image");
   EXPECT_FALSE(work[1].faces);
+  EXPECT_FALSE(work[2].faces);
 
   size_t seen = 0;
   read_faces(work, [&](const std::vector<cv::Mat>& crops) {
@@ -104,6 +103,22 @@ TEST(Stages, PicturesAreDecodedThenTheirFacesCutWithBoxesInThePicturesPixels) {
   EXPECT_EQ(seen, work[0].faces->boxes.size());
   EXPECT_EQ(work[0].face_logits.size(), seen);
   EXPECT_TRUE(work[0].faces->crops.empty()) << "crops are let go once read";
+}
+
+// One call's pictures share a budget of decoded pixels: past it, a picture is refused, not held.
+TEST(Stages, PicturesShareOneBudgetOfDecodedPixels) {
+  const auto photo = read_bytes(kRoot / "samples/photos/group5.jpg");  // 1280x932 = 1.19 MP, decoded whole
+  std::vector<Post> posts(3, Post{"", std::nullopt, photo});
+  std::vector<PostWork> work(posts.size());
+  PictureReading how;
+  how.max_total_pixels = 3'000'000;  // two of them
+  vision::FaceDetector detector;
+  read_pictures(posts, how, detector, work);
+  EXPECT_TRUE(work[0].ok());
+  EXPECT_TRUE(work[1].ok());
+  ASSERT_TRUE(work[2].error);
+  EXPECT_EQ(work[2].error->code(), "image_too_large");
+  EXPECT_NE(std::string(work[2].error->what()).find("budget of 3 megapixels"), std::string::npos);
 }
 
 TEST(Stages, PoolFacesWeighsBySizeTimesConfidence) {

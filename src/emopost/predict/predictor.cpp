@@ -195,15 +195,14 @@ std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, boo
   if (m.text_beside_decode && any_image && !texts.inputs.empty()) text_job = m.text_worker.submit(run_text);
   else run_text();
 
-  t = Clock::now();
-  decode_pictures(posts, {m.opt.decode, m.opt.decode_min_side, m.face->preprocess.channels == 1}, work);
-  const double decode_ms = ms_since(t);
+  PictureReading how{m.opt.decode, m.opt.decode_min_side, m.face->preprocess.channels == 1, m.opt.face_margin,
+                     m.opt.max_request_pixels};
+  const auto pictures = read_pictures(posts, how, *m.detector, work, [&] {
+    if (text_job.valid()) text_job.get();
+  });
   if (text_job.valid()) text_job.get();
   hand_back(texts, work);
-
-  t = Clock::now();
-  find_faces(work, *m.detector, m.opt.face_margin);
-  const double detect_ms = ms_since(t);
+  const double decode_ms = pictures.decode_ms, detect_ms = pictures.detect_ms;
 
   t = Clock::now();
   read_faces(work, [&](const std::vector<cv::Mat>& crops) { return m.run_faces(crops); });

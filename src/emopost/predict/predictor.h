@@ -39,6 +39,9 @@ struct PredictorOptions {
   // 0.604 / 0.630 / 0.608 / 0.507 on detected faces (`emopost study-faces`, samples/photos/README.md).
   double face_margin = 0.1;
   size_t max_text_bytes = 20'000;  // longer captions are refused, not cut
+  // Decoded pixels of all the pictures of one call together (stages.h, read_pictures): ten pictures
+  // at the 40-megapixel limit. Pictures are held one at a time; this bounds what one call decodes.
+  int64_t max_request_pixels = 400'000'000;
   int batch_size = 32;             // examples per forward pass
   // Dynamic int8 transformer linears (models/int8.h): on the test splits the shipped models score
   // within 0.1 point of fp32 and run faster (bench/RESULTS.md). Off by default because activations

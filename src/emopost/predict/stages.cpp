@@ -1,6 +1,7 @@
 #include "emopost/predict/stages.h"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <sstream>
 
@@ -57,19 +58,33 @@ void hand_back(const TextBatch& batch, std::vector<PostWork>& work) {
   for (size_t k = 0; k < batch.logits.size(); ++k) work[batch.posts[k]].text_logits = batch.logits[k];
 }
 
-void decode_pictures(const std::vector<Post>& posts, const PictureReading& how, std::vector<PostWork>& work) {
+PictureTimes read_pictures(const std::vector<Post>& posts, const PictureReading& how,
+                           const vision::FaceDetector& detector, std::vector<PostWork>& work,
+                           const std::function<void()>& before_detecting) {
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  PictureTimes times;
+  int64_t decoded_pixels = 0;
+  bool waited = false;
   for_each_picture(work, [&](size_t i) {
-    if (posts[i].image && work[i].ok())
-      work[i].decoded = vision::decode_for_faces(*posts[i].image, how.limits, how.min_side, how.grey);
+    if (!posts[i].image || !work[i].ok()) return;
+    auto t = Clock::now();
+    auto picture = vision::decode_for_faces(*posts[i].image, how.limits, how.min_side, how.grey);
+    times.decode_ms += ms(t);
+    decoded_pixels += int64_t(picture.pixels.total());
+    if (decoded_pixels > how.max_total_pixels)
+      throw Error(fmt::format("the pictures of this request decode to more than its budget of {:.0f} megapixels; "
+                              "send fewer or smaller pictures at a time",
+                              double(how.max_total_pixels) / 1e6),
+                  Errc::image_too_large);
+    if (!waited && before_detecting) before_detecting();
+    waited = true;
+    t = Clock::now();
+    work[i].faces = vision::find_faces(picture, detector, how.face_margin);
+    times.detect_ms += ms(t);
   });
-}
-
-void find_faces(std::vector<PostWork>& work, const vision::FaceDetector& detector, double margin) {
-  for_each_picture(work, [&](size_t i) {
-    if (!work[i].decoded) return;
-    if (work[i].ok()) work[i].faces = vision::find_faces(*work[i].decoded, detector, margin);
-    work[i].decoded.reset();
-  });
+  if (!waited && before_detecting) before_detecting();
+  return times;
 }
 
 void read_faces(std::vector<PostWork>& work, const FaceModel& model) {
@@ -115,6 +130,9 @@ Outcome fuse(const Post& post, const PostWork& w, const fusion::FusionModel& fus
   if (w.text_logits) {
     p.text = fusion.text_probabilities(*w.text_logits);
     p.modalities.push_back("text");
+    if (w.text.cut)
+      p.notes.push_back(fmt::format("The caption is long: the text model read its first {} windows.",
+                                    w.text.windows.size()));
   } else {
     p.notes.push_back(post.text ? "The caption had no words the text model can read, so the text abstained."
                                 : "There is no caption, so the text abstained.");

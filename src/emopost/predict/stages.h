@@ -21,7 +21,6 @@ struct PostWork {
   std::optional<Error> error;                    // the first failure: the post's outcome
   text::TextInput text;                          // no windows: the text abstains
   std::optional<Scores> text_logits;             // mean over the windows
-  std::optional<vision::ScaledImage> decoded;    // released as soon as its faces are cut
   std::optional<vision::FacesInPicture> faces;   // the picture's faces, once found
   std::vector<Scores> face_logits;               // one per face
 
@@ -49,23 +48,33 @@ struct TextBatch {
 TextBatch texts_to_read(const std::vector<PostWork>& work);
 void read_texts(TextBatch& batch, const TextModel& model);
 void hand_back(const TextBatch& batch, std::vector<PostWork>& work);
-// 3. Each picture decoded as face reading needs it (vision::decode_for_faces).
+// 3. Each picture decoded as face reading needs it (vision::decode_for_faces), its faces found and
+// cut with boxes in the picture's own pixels (vision::find_faces), then its pixels let go before
+// the next picture is decoded, so a request holds one decoded picture at a time. The pictures of
+// one call share a budget of decoded pixels; a picture past it is refused (image_too_large).
+// `before_detecting` runs once, before the first detection (the predictor waits there for the
+// text model, which would fight the detector for the cores).
 struct PictureReading {
   vision::DecodeLimits limits;
   int min_side = 960;
   bool grey = true;  // for a grey face model
+  double face_margin = 0.1;
+  int64_t max_total_pixels = 400'000'000;  // decoded pixels per call, all pictures together
 };
-void decode_pictures(const std::vector<Post>& posts, const PictureReading& how, std::vector<PostWork>& work);
-// 4. Faces found and cut, boxes in the picture's own pixels; the decoded pixels are let go.
-void find_faces(std::vector<PostWork>& work, const vision::FaceDetector& detector, double margin);
-// 5. The face model over every face of every post, in one pass.
+struct PictureTimes {
+  double decode_ms = 0, detect_ms = 0;
+};
+PictureTimes read_pictures(const std::vector<Post>& posts, const PictureReading& how,
+                           const vision::FaceDetector& detector, std::vector<PostWork>& work,
+                           const std::function<void()>& before_detecting = {});
+// 4. The face model over every face of every post, in one pass.
 void read_faces(std::vector<PostWork>& work, const FaceModel& model);
-// 6. A picture's faces pooled into its verdict, bigger and more confident faces louder; sets each
+// 5. A picture's faces pooled into its verdict, bigger and more confident faces louder; sets each
 // face's weight. Nothing when there is no face.
 std::optional<Scores> pool_faces(std::vector<Face>& faces);
-// 7. The post's verdict from what the stages found, or the error that stopped it.
+// 6. The post's verdict from what the stages found, or the error that stopped it.
 Outcome fuse(const Post& post, const PostWork& work, const fusion::FusionModel& fusion);
-// 8. Occlusion: how much the text verdict's probability falls when each word is left out.
+// 7. Occlusion: how much the text verdict's probability falls when each word is left out.
 std::vector<WordAttribution> explain(const std::string& normalized, const Scores& text_probabilities,
                                      const text::TextReader& reader, const TextModel& model,
                                      const fusion::FusionModel& fusion);

@@ -5,8 +5,12 @@
 namespace emopost::serve {
 
 MicroBatcher::MicroBatcher(const predict::Predictor& predictor, BatcherOptions options,
-                           std::function<void(size_t)> observe)
-    : predictor_(predictor), options_(options), observe_(std::move(observe)), worker_([this] { loop(); }) {}
+                           std::function<void(size_t)> observe, std::function<void(size_t)> cancelled)
+    : predictor_(predictor),
+      options_(options),
+      observe_(std::move(observe)),
+      on_cancel_(std::move(cancelled)),
+      worker_([this] { loop(); }) {}
 
 MicroBatcher::~MicroBatcher() {
   {
@@ -22,8 +26,9 @@ size_t MicroBatcher::queued() const {
   return queued_posts_;
 }
 
-std::future<std::vector<predict::Outcome>> MicroBatcher::submit(std::vector<predict::Post> posts, bool explain) {
-  Job job{std::move(posts), explain, {}};
+std::future<std::vector<predict::Outcome>> MicroBatcher::submit(std::vector<predict::Post> posts, bool explain,
+                                                                Cancel cancelled) {
+  Job job{std::move(posts), explain, {}, std::move(cancelled)};
   auto future = job.done.get_future();
   {
     std::lock_guard lock(mutex_);
@@ -48,12 +53,21 @@ void MicroBatcher::loop() {
     // Take whole jobs up to max_batch posts (a job larger than that goes alone).
     std::vector<Job> jobs;
     size_t posts = 0;
+    size_t dropped = 0;
     while (!queue_.empty() && (jobs.empty() || posts + queue_.front().posts.size() <= options_.max_batch)) {
-      posts += queue_.front().posts.size();
-      jobs.push_back(std::move(queue_.front()));
+      auto& job = queue_.front();
+      if (job.cancelled && *job.cancelled) {  // nobody waits for these any more
+        dropped += job.posts.size();
+        if (on_cancel_) on_cancel_(job.posts.size());
+        job.done.set_exception(std::make_exception_ptr(Error("the request timed out before its turn", Errc::timeout)));
+      } else {
+        posts += job.posts.size();
+        jobs.push_back(std::move(job));
+      }
       queue_.pop_front();
     }
-    queued_posts_ -= posts;
+    queued_posts_ -= posts + dropped;
+    if (jobs.empty()) continue;
     lock.unlock();
     // Explanations cost a forward pass per word, so they are asked per job.
     std::vector<predict::Post> all;

@@ -1,7 +1,9 @@
 #pragma once
 // Micro-batching: concurrent requests wait up to `max_wait` for company, then go through the
 // models together (up to `max_batch` posts), which is where batching pays on CPU.
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,13 +25,17 @@ struct BatcherOptions {
 class MicroBatcher {
  public:
   // `observe` (optional) is told each batch's size, for metrics.
+  // `cancelled` (optional) is told the size of each job dropped unread.
   MicroBatcher(const predict::Predictor& predictor, BatcherOptions options,
-               std::function<void(size_t)> observe = {});
+               std::function<void(size_t)> observe = {}, std::function<void(size_t)> cancelled = {});
   ~MicroBatcher();  // finishes the posts already queued, then stops
 
   // The outcomes of `posts`, in order. Throws emopost::Error (code "overloaded") when the queue is
-  // full; the caller should answer 503 and ask the client to retry.
-  std::future<std::vector<predict::Outcome>> submit(std::vector<predict::Post> posts, bool explain);
+  // full; the caller should answer 503 and ask the client to retry. Setting `cancelled` (a caller
+  // that stopped waiting) drops the posts unread if they have not gone to the models yet.
+  using Cancel = std::shared_ptr<std::atomic<bool>>;
+  std::future<std::vector<predict::Outcome>> submit(std::vector<predict::Post> posts, bool explain,
+                                                    Cancel cancelled = nullptr);
   size_t queued() const;
 
  private:
@@ -37,12 +43,13 @@ class MicroBatcher {
     std::vector<predict::Post> posts;
     bool explain;
     std::promise<std::vector<predict::Outcome>> done;
+    Cancel cancelled;
   };
   void loop();
 
   const predict::Predictor& predictor_;
   BatcherOptions options_;
-  std::function<void(size_t)> observe_;
+  std::function<void(size_t)> observe_, on_cancel_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;

@@ -51,6 +51,9 @@ std::string Metrics::render() const {
   }
   out += latency_.render("emopost_request_duration_seconds", "Request latency, from arrival to response.");
   out += batch_size_.render("emopost_batch_size", "Posts per model batch.");
+  out += fmt::format("# HELP emopost_cancelled_posts_total Posts dropped unread because their request timed out.\n"
+                     "# TYPE emopost_cancelled_posts_total counter\nemopost_cancelled_posts_total {}\n",
+                     posts_cancelled.load());
   out += fmt::format("# HELP emopost_in_flight_requests Requests being handled now.\n"
                      "# TYPE emopost_in_flight_requests gauge\nemopost_in_flight_requests {}\n",
                      in_flight.load());

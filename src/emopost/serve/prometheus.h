@@ -30,6 +30,7 @@ class Metrics {
   void request_done(const std::string& path, int status, double seconds);
   void batch_done(size_t posts) { batch_size_.observe(double(posts)); }
   std::atomic<int> in_flight{0};
+  std::atomic<uint64_t> posts_cancelled{0};  // dropped unread: their request had already timed out
   std::string render() const;
 
  private:

@@ -76,9 +76,12 @@ struct Server::Impl {
 
   std::vector<predict::Outcome> run_posts(std::vector<predict::Post> posts, bool explain) {
     if (!ready) throw Error("the models are still loading", Errc::not_ready);
-    auto future = batcher->submit(std::move(posts), explain);
-    if (future.wait_for(opt.request_timeout) != std::future_status::ready)
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    auto future = batcher->submit(std::move(posts), explain, cancelled);
+    if (future.wait_for(opt.request_timeout) != std::future_status::ready) {
+      *cancelled = true;  // not read at all if the models have not started on it
       throw Error(fmt::format("no answer within {} s", opt.request_timeout.count()), Errc::timeout);
+    }
     return future.get();
   }
 
@@ -312,8 +315,9 @@ int Server::bind() {
     try {
       auto t = Clock::now();
       m.predictor = std::make_unique<predict::Predictor>(m.opt.predictor);
-      m.batcher = std::make_unique<MicroBatcher>(*m.predictor, m.opt.batcher,
-                                                 [&m](size_t n) { m.metrics.batch_done(n); });
+      m.batcher = std::make_unique<MicroBatcher>(
+          *m.predictor, m.opt.batcher, [&m](size_t n) { m.metrics.batch_done(n); },
+          [&m](size_t n) { m.metrics.posts_cancelled += n; });
       m.ready = true;
       spdlog::info("models loaded in {:.1f} s; ready", std::chrono::duration<double>(Clock::now() - t).count());
     } catch (const std::exception& e) {
