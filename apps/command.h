@@ -15,6 +15,7 @@ namespace emopost::app {
 struct Command {
   CLI::App* cli = nullptr;
   std::function<int()> run;  // returns the exit code; emopost::Error's exit code comes from its kind
+  std::function<void()> setup = {};  // runs first, before the runtime starts any thread
 };
 using Commands = std::vector<Command>;
 

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   try {
     for (auto& c : commands)
       if (c.cli->parsed()) {
+        if (c.setup) c.setup();
         models::configure_runtime(threads);
         return c.run();
       }

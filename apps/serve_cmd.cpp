@@ -1,16 +1,40 @@
 // `serve`: the HTTP API and web page, stopped cleanly by SIGTERM or Ctrl-C.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
-#include <pthread.h>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "command.h"
+#include "emopost/core/error.h"
 #include "emopost/serve/server.h"
 
 namespace emopost::app {
 
 namespace {
+
+// SIGTERM and SIGINT are caught from the first moment of the command, by a handler that only writes
+// the signal to a pipe; a thread reads it and stops the server. Blocking them would not do: threads
+// that libraries start before main() leave them unblocked, and the default action kills.
+int g_stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+  const char c = char(sig);
+  [[maybe_unused]] auto n = ::write(g_stop_pipe[1], &c, 1);  // async-signal-safe
+}
+
+void catch_stop_signals() {
+  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) throw Error("cannot create the signal pipe", Errc::internal);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
 
 struct Options {
   serve::ServeOptions options;
@@ -30,32 +54,28 @@ int run(Options& c) {
   c.options.predictor.face_model = chosen.face_model;
   c.options.predictor.fusion_file = chosen.fusion_file;
   c.options.predictor.face_mirror = chosen.face_mirror;
-  // Block the stop signals in every thread, and wait for them on one: a handler may not call
-  // stop() safely, a thread may.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
   serve::Server server(c.options);
   server.bind();
   std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (sig == 0) return;
-    spdlog::info("signal {}: finishing requests in flight, then stopping", sig);
+    char sig = 0;
+    while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == 0) return;  // woken to be joined, not a signal
+    spdlog::info("signal {}: finishing requests in flight, then stopping", int(sig));
     server.stop();
   });
+  auto join_watcher = [&] {
+    const char wake = 0;
+    [[maybe_unused]] auto n = ::write(g_stop_pipe[1], &wake, 1);
+    watcher.join();
+  };
   try {
     server.run();
   } catch (...) {
-    pthread_kill(watcher.native_handle(), SIGTERM);  // wake the watcher so it can be joined
-    watcher.join();
+    join_watcher();
     throw;
   }
-  pthread_kill(watcher.native_handle(), SIGTERM);
-  watcher.join();
+  join_watcher();
   return 0;
 }
 
@@ -91,7 +111,7 @@ void add_serve_command(CLI::App& app, Commands& out) {
               "move slightly with the other posts in its batch");
   s->footer("Endpoints: POST /v1/predict, POST /v1/predict/batch, GET /v1/models, /healthz, /readyz, /metrics.\n"
             "SIGTERM or Ctrl-C stops accepting, finishes the requests in flight, then exits.");
-  out.push_back({s, [c] { return run(*c); }});
+  out.push_back({s, [c] { return run(*c); }, catch_stop_signals});
 }
 
 }  // namespace emopost::app

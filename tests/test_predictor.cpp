@@ -334,3 +334,27 @@ TEST(Jsonl, ImagePathsReadOnlyRegularFilesWithinTheirLimits) {
   EXPECT_EQ(message.find("secret"), std::string::npos) << message;
   fs::remove_all(dir);
 }
+
+// study-faces measures the crop fallback instead of printing 1.0: a wide picture without a face is
+// neither detected nor small and square enough to stand for a face.
+TEST(StudyFaces, RecallWithTheCropFallbackIsMeasured) {
+  const auto root = fs::temp_directory_path() / "emopost_study_faces";
+  fs::remove_all(root);
+  const auto src = kRoot / "tests/data/eval-sample/faces/fer2013/test";
+  for (const char* cls : {"happy", "sad"}) {
+    fs::create_directories(root / "faces/fer2013/test" / cls);
+    size_t n = 0;
+    for (const auto& f : fs::directory_iterator(src / cls))
+      if (f.path().filename().string().starts_with("PrivateTest_") && n++ < 3)
+        fs::copy_file(f.path(), root / "faces/fer2013/test" / cls / f.path().filename());
+  }
+  cv::imwrite((root / "faces/fer2013/test/sad/PrivateTest_wide.jpg").string(), cv::Mat(120, 400, CV_8UC1, cv::Scalar(90)));
+  FaceStudyRequest r;
+  r.data_root = root;
+  r.margins = {0.1};
+  auto j = study_faces(predictor(), r);
+  ASSERT_EQ(j["images"], 7);
+  EXPECT_NEAR(j["recall_with_crop_fallback"].get<double>(), 6.0 / 7.0, 1e-12);
+  EXPECT_LE(j["detector_recall"].get<double>(), j["recall_with_crop_fallback"].get<double>());
+  fs::remove_all(root);
+}

@@ -7,6 +7,11 @@
 
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "emopost/io/base64.h"
@@ -27,6 +32,7 @@ class ServerTest : public ::testing::Test {
     o.predictor.models_dir = kRoot / "models";
     o.max_body_bytes = 512 * 1024;
     o.max_batch_items = 8;
+    o.body_timeout = std::chrono::milliseconds(1500);
     o.batcher.max_wait = std::chrono::milliseconds(20);
     server_ = new emopost::serve::Server(o);
     port_ = server_->bind();
@@ -209,6 +215,35 @@ TEST_F(ServerTest, BodyCapHoldsForChunkedAndCompressedBodies) {
   }
   auto c = client();
   EXPECT_EQ(c.Get("/healthz")->status, 200);
+}
+
+// A client that trickles its body is cut off at the body deadline (1.5 s here), freeing its thread.
+// Raw socket: the client stops writing as soon as the answer is there, and then reads it.
+TEST_F(ServerTest, SlowBodiesAreCutOffAtTheDeadline) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 100\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {  // a byte every 100 ms: 10 s for the body
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) break;  // answered
+    if (send(fd, " ", 1, MSG_NOSIGNAL) != 1) break;
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, size_t(n));  // until closed
+  close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
+  EXPECT_NE(answer.find("slow_request"), std::string::npos) << answer;
+  EXPECT_LT(waited, std::chrono::milliseconds(3500));
 }
 
 // A wrongly typed field is the client's fault: a 400 naming the field, never a 500.

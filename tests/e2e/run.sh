@@ -9,6 +9,17 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$artifacts"
 log="$artifacts/serve.log"
 
+# A SIGTERM that comes while the server is still starting must drain it too (exit 0), not kill it.
+"$bin" --threads 2 serve --port 0 --models "$root/models" >"$artifacts/early.log" 2>&1 &
+early=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$artifacts/early.log" && break; sleep 0.05; done
+kill -TERM "$early"  # the models are still loading
+wait "$early" && rc=0 || rc=$?
+[[ $rc == 0 ]] || { echo "a SIGTERM during start-up: exit $rc, not 0"; cat "$artifacts/early.log"; exit 1; }
+grep -q "signal 15: finishing requests in flight" "$artifacts/early.log" \
+  || { echo "a SIGTERM during start-up was not handled as a stop:"; cat "$artifacts/early.log"; exit 1; }
+echo "ok - SIGTERM during start-up stopped the server cleanly"
+
 "$bin" --threads 2 serve --port 0 --models "$root/models" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
@@ -40,5 +51,9 @@ wait "$pid" && rc=0 || rc=$?
 trap - EXIT
 [[ "$status" == 200 ]] || { echo "request in flight at SIGTERM got $status"; cat "$log"; exit 1; }
 [[ $rc == 0 ]] || { echo "server exited $rc after SIGTERM"; exit 1; }
-grep -q "finishing requests in flight" "$log" || { echo "no drain message in the log"; exit 1; }
+# Logged only when a signal really arrived (not when the watcher is woken at a normal exit), and
+# before the server's last line.
+grep -q "signal 15: finishing requests in flight" "$log" || { echo "no drain message in the log"; exit 1; }
+[[ $(grep -n "signal 15" "$log" | cut -d: -f1) -lt $(grep -n "] stopped" "$log" | cut -d: -f1) ]] \
+  || { echo "the drain message does not come before the stop"; cat "$log"; exit 1; }
 echo "ok - SIGTERM drained the request in flight and exited 0"

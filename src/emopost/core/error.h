@@ -14,6 +14,7 @@ namespace emopost {
 enum class Errc {
   invalid_input,
   bad_request,
+  slow_request,
   invalid_json,
   invalid_field,
   bad_base64,
@@ -45,6 +46,7 @@ struct ErrorKind {
 inline constexpr std::array kErrorTable{
     ErrorKind{Errc::invalid_input, "invalid_input", "an option or argument is invalid", 400, 2},
     ErrorKind{Errc::bad_request, "bad_request", "the HTTP request is malformed", 400, 2},
+    ErrorKind{Errc::slow_request, "slow_request", "the request body arrived too slowly", 408, 2},
     ErrorKind{Errc::invalid_json, "invalid_json", "the body or a line is not the JSON expected", 400, 2},
     ErrorKind{Errc::invalid_field, "invalid_field", "a field has the wrong type or value", 400, 2},
     ErrorKind{Errc::bad_base64, "bad_base64", "image_base64 is not valid base64", 400, 2},

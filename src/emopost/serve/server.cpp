@@ -27,7 +27,7 @@ using nlohmann::json;
 void send_error(httplib::Response& res, Errc code, const std::string& message, int status = 0) {
   res.status = status ? status : error_kind(code).http_status;
   // The rest of a refused body is never read: the connection cannot carry another request.
-  if (code == Errc::payload_too_large) res.set_header("Connection", "close");
+  if (code == Errc::payload_too_large || code == Errc::slow_request) res.set_header("Connection", "close");
   if (res.status == 503) res.set_header("Retry-After", "1");
   res.set_content(dump_json({{"error", {{"code", error_kind(code).name}, {"message", message}}}}), "application/json");
 }
@@ -110,10 +110,12 @@ struct Server::Impl {
   Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     Body body;
     size_t total = 0;
-    bool over = false;
+    bool over = false, slow = false;
+    const auto deadline = t_request_start + opt.body_timeout;
     auto take = [&](std::string& into, const char* data, size_t n) {
       total += n;
       if (total > opt.max_body_bytes) return !(over = true);
+      if (Clock::now() > deadline) return !(slow = true);
       into.append(data, n);
       return true;
     };
@@ -135,6 +137,9 @@ struct Server::Impl {
     if (over || (!read && res.status == 413))  // 413: httplib saw a Content-Length over the cap
       throw Error(fmt::format("the request body is over the limit of {} bytes", opt.max_body_bytes),
                   Errc::payload_too_large);
+    if (slow)
+      throw Error(fmt::format("the request body did not arrive within {} ms", opt.body_timeout.count()),
+                  Errc::slow_request);
     if (!read) throw Error("the request body could not be read (cut short, or badly chunked or compressed)", Errc::bad_request);
     return body;
   }

@@ -17,6 +17,9 @@ struct ServeOptions {
   size_t max_body_bytes = 20 << 20;  // whole request; larger bodies get 413
   size_t max_batch_items = 64;       // posts per /v1/predict/batch request
   std::chrono::seconds request_timeout{30};
+  // The whole body must arrive within this of the headers: a client that trickles it byte by byte
+  // would otherwise hold an HTTP thread for as long as it likes.
+  std::chrono::milliseconds body_timeout{30'000};
   int http_threads = 16;             // connections served at once
 };
 
