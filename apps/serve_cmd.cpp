@@ -41,12 +41,14 @@ struct Options {
   ModelChoice models;
   int max_wait_us = 5000;
   int timeout_s = 30;
+  int body_timeout_s = 30;
   double max_megapixels = 40;
 };
 
 int run(Options& c) {
   c.options.batcher.max_wait = std::chrono::microseconds(c.max_wait_us);
   c.options.request_timeout = std::chrono::seconds(c.timeout_s);
+  c.options.body_timeout = std::chrono::seconds(c.body_timeout_s);
   c.options.predictor.decode.max_pixels = int64_t(c.max_megapixels * 1e6);
   auto chosen = predictor_options(c.models);
   c.options.predictor.models_dir = chosen.models_dir;
@@ -104,6 +106,8 @@ void add_serve_command(CLI::App& app, Commands& out) {
       ->check(CLI::Range(size_t(1), size_t(100'000)));
   s->add_option("--timeout", c->timeout_s, "Seconds before a request gets 504")->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  s->add_option("--body-timeout", c->body_timeout_s, "Seconds a request body may take to arrive (408 after)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
   s->add_option("--http-threads", o.http_threads, "Connections served at once")->capture_default_str()
       ->check(CLI::Range(1, 1024));
   s->add_flag("--int8", o.predictor.int8,
