@@ -140,7 +140,11 @@ struct Server::Impl {
     if (slow)
       throw Error(fmt::format("the request body did not arrive within {} ms", opt.body_timeout.count()),
                   Errc::slow_request);
-    if (!read) throw Error("the request body could not be read (cut short, or badly chunked or compressed)", Errc::bad_request);
+    if (!read)
+      throw Error(req.is_multipart_form_data()
+                      ? "the multipart form could not be read (no boundary, or cut short)"
+                      : "the request body could not be read (cut short, or badly chunked or compressed)",
+                  Errc::bad_request);
     return body;
   }
 
