@@ -93,3 +93,15 @@ TEST(Faces, CropWithMarginGrowsTheBoxAndPadsAtTheBorder) {
 TEST(Faces, MissingCascadeIsAClearError) {
   expect_error([] { FaceDetector d("/nonexistent/cascade.xml"); }, "install opencv-data");
 }
+
+// A crop is never longer than the picture's shorter side (with the margin): a long thin box asked
+// for a square crop of its length, 6 GB for a one-pixel-high picture (found by fuzz_image).
+TEST(Faces, CropsOfThinBoxesStayWithinThePicture) {
+  cv::Mat thin(1, 100000, CV_8UC1, cv::Scalar(7));
+  auto crop = emopost::vision::crop_with_margin(thin, cv::Rect(0, 0, 50000, 1), 0.2);
+  EXPECT_LE(crop.cols, 2);
+  EXPECT_EQ(crop.cols, crop.rows);
+  cv::Mat photo(300, 400, CV_8UC1, cv::Scalar(7));
+  auto face = emopost::vision::crop_with_margin(photo, cv::Rect(100, 100, 100, 100), 0.1);
+  EXPECT_EQ(face.cols, 120);  // an ordinary face box is cut as before
+}

@@ -65,7 +65,11 @@ std::vector<FaceBox> FaceDetector::detect(const cv::Mat& image, bool crop_fallba
 
 cv::Mat crop_with_margin(const cv::Mat& image, const cv::Rect& box, double margin) {
   const double cx = box.x + box.width / 2.0, cy = box.y + box.height / 2.0;
-  const int side = std::max(1, int(std::lround(std::max(box.width, box.height) * (1 + 2 * margin))));
+  // Faces are square: no face box is longer than the picture's shorter side, so neither is its crop
+  // (with the margin). A long thin box, which no detector gives but a caller might, would otherwise
+  // ask for a square crop of its length (fuzzing found a 1-pixel-high picture asking for 6 GB).
+  const double longest = std::min(std::max(box.width, box.height), std::min(image.cols, image.rows));
+  const int side = std::max(1, int(std::lround(longest * (1 + 2 * margin))));
   cv::Rect want(int(std::lround(cx - side / 2.0)), int(std::lround(cy - side / 2.0)), side, side);
   cv::Rect inside = want & cv::Rect(0, 0, image.cols, image.rows);
   if (inside.area() == 0) throw Error("face box lies outside the image");
