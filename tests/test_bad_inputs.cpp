@@ -16,6 +16,7 @@
 #include "emopost/models/folder.h"
 #include "emopost/predict/jsonl.h"
 #include "emopost/serve/server.h"
+#include "running_server.h"
 #include "support.h"
 
 using namespace emopost;
@@ -58,18 +59,11 @@ class Catalogue : public ::testing::TestWithParam<json> {
     serve::ServeOptions o;
     o.port = 0;
     o.predictor.models_dir = kRoot / "models";
-    server_ = new serve::Server(o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->run(); });
-    for (int i = 0; i < 300 && !server_->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server_ = new RunningServer(o);
+    port_ = server_->port();
     ASSERT_TRUE(server_->ready());
   }
-  static void TearDownTestSuite() {
-    server_->stop();
-    thread_->join();
-    delete thread_;
-    delete server_;
-  }
+  static void TearDownTestSuite() { delete server_; }
   static const predict::Predictor& predictor() {
     static const predict::Predictor p([] {
       predict::PredictorOptions o;
@@ -80,8 +74,7 @@ class Catalogue : public ::testing::TestWithParam<json> {
   }
 
  protected:
-  static inline serve::Server* server_ = nullptr;
-  static inline std::thread* thread_ = nullptr;
+  static inline RunningServer* server_ = nullptr;
   static inline int port_ = 0;
 };
 

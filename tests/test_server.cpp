@@ -16,6 +16,7 @@
 
 #include "emopost/io/base64.h"
 #include "emopost/serve/micro_batcher.h"
+#include "running_server.h"
 #include "support.h"
 
 using namespace emopost::test;
@@ -34,19 +35,11 @@ class ServerTest : public ::testing::Test {
     o.max_batch_items = 8;
     o.body_timeout = std::chrono::milliseconds(1500);
     o.batcher.max_wait = std::chrono::milliseconds(20);
-    server_ = new emopost::serve::Server(o);
-    port_ = server_->bind();
-    thread_ = new std::thread([] { server_->run(); });
-    httplib::Client c("127.0.0.1", port_);
-    for (int i = 0; i < 300 && !server_->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server_ = new RunningServer(o);
+    port_ = server_->port();
     ASSERT_TRUE(server_->ready());
   }
-  static void TearDownTestSuite() {
-    server_->stop();
-    thread_->join();
-    delete thread_;
-    delete server_;
-  }
+  static void TearDownTestSuite() { delete server_; }
   static httplib::Client client() {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(60);
@@ -62,8 +55,7 @@ class ServerTest : public ::testing::Test {
   }
   static std::string photo() { return read_bytes(kRoot / "samples/face_happy.jpg"); }
 
-  static inline emopost::serve::Server* server_ = nullptr;
-  static inline std::thread* thread_ = nullptr;
+  static inline RunningServer* server_ = nullptr;
   static inline int port_ = 0;
 };
 }  // namespace
