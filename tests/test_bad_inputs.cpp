@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -48,6 +49,14 @@ std::string data_of(const json& d, bool latin1) {
   if (d.contains("flip"))
     for (size_t i = bytes.size() / 2, n = 0; i < bytes.size() && n < d["flip"].get<size_t>(); ++i, ++n) bytes[i] ^= 0x5A;
   return bytes;
+}
+
+// ctest runs each case as its own process, several at a time: each case gets a folder of its own.
+fs::path scratch(const std::string& what) {
+  const auto dir = fs::temp_directory_path() / ("emopost_bad_inputs_" + what + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
 }
 
 std::string nested(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
@@ -119,9 +128,7 @@ void run_api(const json& c) {
 }
 
 void run_jsonl(const json& c) {
-  const auto dir = fs::temp_directory_path() / "emopost_bad_inputs_jsonl";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const auto dir = scratch("jsonl");
   if (c.contains("fifo")) ASSERT_EQ(mkfifo((dir / c["fifo"].get<std::string>()).c_str(), 0600), 0);
   std::istringstream in(c["line"].get<std::string>() + "\n{\"id\": \"after\", \"text\": \"still read\"}\n");
   std::ostringstream out;
@@ -143,9 +150,7 @@ void run_jsonl(const json& c) {
 
 void run_loader(const json& c) {
   const std::string model = c["model"];
-  const auto dir = fs::temp_directory_path() / ("emopost_bad_inputs_" + model);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const auto dir = scratch(model);
   for (const auto& f : fs::directory_iterator(kRoot / "models" / model))
     if (f.path().filename() == "model.safetensors" && !c.contains("cut")) fs::create_symlink(f.path(), dir / f.path().filename());
     else fs::copy_file(f.path(), dir / f.path().filename());
