@@ -75,7 +75,8 @@ void save_tokenizer(const fs::path& dir, const fs::path& vocab_txt, size_t max_l
 TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) {
   return load_folder(dir, "text", [&] {
     // Labels first: a head of another size would otherwise fail later, as a shape mismatch.
-    check_labels(io::DistilBertConfig::from_json(read_json_file(dir / "config.json")).id2label);
+    auto config = read_json_file(dir / "config.json");
+    check_labels(io::DistilBertConfig::from_json(config).id2label);
     auto model = load_distilbert(dir);
     const auto max_length = read_model_max_length(dir, model->config().max_position_embeddings);
     auto reader = text::TextReader::from_vocab(dir / "vocab.txt", max_length, cldr_dir);
@@ -84,7 +85,7 @@ TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) 
       throw Error(fmt::format("vocab.txt has {} tokens, more than the model's vocab_size {}", reader.tokenizer().vocab_size(),
                               model->config().vocab_size),
                   Errc::bad_model);
-    return TextModelFolder{dir, model, std::move(reader), read_json_file(dir / "config.json"), read_card(dir)};
+    return TextModelFolder{dir, model, std::move(reader), std::move(config), read_card(dir)};
   });
 }
 

@@ -31,12 +31,12 @@ std::string post_id(const nlohmann::json& j) {
 
 std::string read_image_file(const std::string& path, const ImageFiles& files) {
   fs::path file = fs::path(path).is_absolute() ? fs::path(path) : files.base_dir / path;
-  std::error_code ec;
   if (!files.root.empty()) {
-    const auto root = fs::weakly_canonical(files.root, ec);
-    const auto real = fs::weakly_canonical(file, ec);
+    std::error_code root_ec, file_ec;
+    const auto root = fs::weakly_canonical(files.root, root_ec);
+    const auto real = fs::weakly_canonical(file, file_ec);
     const auto [r, f] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
-    if (ec || r != root.end())
+    if (root_ec || file_ec || r != root.end())
       throw Error(fmt::format("image {} is outside the image root {}", path, files.root.string()), Errc::invalid_field);
     file = real;
   }

@@ -197,8 +197,9 @@ std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, boo
 
   PictureReading how{m.opt.decode, m.opt.decode_min_side, m.face->preprocess.channels == 1, m.opt.face_margin,
                      m.opt.max_request_pixels};
+  // Detection waits for the text model; its result (or its exception) is taken once, below.
   const auto pictures = read_pictures(posts, how, *m.detector, work, [&] {
-    if (text_job.valid()) text_job.get();
+    if (text_job.valid()) text_job.wait();
   });
   if (text_job.valid()) text_job.get();
   hand_back(texts, work);
