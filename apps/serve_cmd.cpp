@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "emopost/core/error.h"
+#include "emopost/predict/predictor.h"
 #include "emopost/serve/server.h"
 
 namespace emopost::app {
@@ -38,10 +39,12 @@ void catch_stop_signals() {
 
 struct Options {
   serve::ServeOptions options;
+  predict::PredictorOptions predictor;
   ModelChoice models;
   int max_wait_us = 5000;
   int timeout_s = 30;
   int body_timeout_s = 30;
+  int header_timeout_s = 10;
   double max_megapixels = 40;
 };
 
@@ -49,14 +52,15 @@ int run(Options& c) {
   c.options.batcher.max_wait = std::chrono::microseconds(c.max_wait_us);
   c.options.request_timeout = std::chrono::seconds(c.timeout_s);
   c.options.body_timeout = std::chrono::seconds(c.body_timeout_s);
-  c.options.predictor.decode.max_pixels = int64_t(c.max_megapixels * 1e6);
+  c.options.header_timeout = std::chrono::seconds(c.header_timeout_s);
+  c.predictor.decode.max_pixels = int64_t(c.max_megapixels * 1e6);
   auto chosen = predictor_options(c.models);
-  c.options.predictor.models_dir = chosen.models_dir;
-  c.options.predictor.text_model = chosen.text_model;
-  c.options.predictor.face_model = chosen.face_model;
-  c.options.predictor.fusion_file = chosen.fusion_file;
-  c.options.predictor.face_mirror = chosen.face_mirror;
-  serve::Server server(c.options);
+  c.predictor.models_dir = chosen.models_dir;
+  c.predictor.text_model = chosen.text_model;
+  c.predictor.face_model = chosen.face_model;
+  c.predictor.fusion_file = chosen.fusion_file;
+  c.predictor.face_mirror = chosen.face_mirror;
+  serve::Server server(c.options, [&c] { return std::make_unique<predict::Predictor>(c.predictor); });
   server.bind();
   std::thread watcher([&] {
     char sig = 0;
@@ -100,7 +104,7 @@ void add_serve_command(CLI::App& app, Commands& out) {
       ->check(CLI::Range(size_t(1024), size_t(1) << 32));
   s->add_option("--max-megapixels", c->max_megapixels, "Largest image")->capture_default_str()
       ->check(CLI::Range(0.01, 400.0));
-  s->add_option("--max-text-bytes", o.predictor.max_text_bytes, "Longest caption")->capture_default_str()
+  s->add_option("--max-text-bytes", c->predictor.max_text_bytes, "Longest caption")->capture_default_str()
       ->check(CLI::Range(size_t(1), size_t(100'000'000)));
   s->add_option("--max-batch-items", o.max_batch_items, "Posts per /v1/predict/batch request")->capture_default_str()
       ->check(CLI::Range(size_t(1), size_t(100'000)));
@@ -108,9 +112,12 @@ void add_serve_command(CLI::App& app, Commands& out) {
       ->check(CLI::Range(1, 3600));
   s->add_option("--body-timeout", c->body_timeout_s, "Seconds a request body may take to arrive (408 after)")
       ->capture_default_str()->check(CLI::Range(1, 3600));
+  s->add_option("--header-timeout", c->header_timeout_s,
+                "Seconds the request line and headers may take to arrive, from their first byte (408 after)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
   s->add_option("--http-threads", o.http_threads, "Connections served at once")->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  s->add_flag("--int8", o.predictor.int8,
+  s->add_flag("--int8", c->predictor.int8,
               "Run the transformer linears in dynamic int8: faster, but a post's probabilities then "
               "move slightly with the other posts in its batch");
   s->footer("Endpoints: POST /v1/predict, POST /v1/predict/batch, GET /v1/models, /healthz, /readyz, /metrics.\n"

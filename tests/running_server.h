@@ -12,7 +12,7 @@ namespace emopost::test {
 
 class RunningServer {
  public:
-  explicit RunningServer(serve::ServeOptions options) : server_(std::move(options)) {
+  RunningServer(serve::ServeOptions options, serve::ModelLoader load) : server_(std::move(options), std::move(load)) {
     port_ = server_.bind();
     thread_ = std::thread([this] { server_.run(); });
     for (int i = 0; i < 300 && !server_.ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -16,6 +16,7 @@
 #include "emopost/core/json.h"
 #include "emopost/models/folder.h"
 #include "emopost/predict/jsonl.h"
+#include "emopost/predict/predictor.h"
 #include "emopost/serve/server.h"
 #include "running_server.h"
 #include "support.h"
@@ -67,8 +68,11 @@ class Catalogue : public ::testing::TestWithParam<json> {
   static void SetUpTestSuite() {
     serve::ServeOptions o;
     o.port = 0;
-    o.predictor.models_dir = kRoot / "models";
-    server_ = new RunningServer(o);
+    server_ = new RunningServer(o, [] {
+      predict::PredictorOptions po;
+      po.models_dir = kRoot / "models";
+      return std::make_unique<predict::Predictor>(po);
+    });
     port_ = server_->port();
     ASSERT_TRUE(server_->ready());
   }

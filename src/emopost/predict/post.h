@@ -1,5 +1,7 @@
 #pragma once
-// A post as emopost reads it, and what it makes of it. No torch here.
+// A post as emopost reads it, how it is read from JSON, and what emopost makes of it. No torch
+// here: the server, the fuzz targets and the sanitizer builds use it without libtorch.
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,5 +63,38 @@ struct Outcome {
   static Outcome failed(std::string id, const Error& e) { return {std::nullopt, std::move(id), e.errc(), e.what()}; }
   nlohmann::json to_json() const;
 };
+
+// What reads posts: the Predictor, or a stand-in in the server's tests.
+class PostReader {
+ public:
+  virtual ~PostReader() = default;
+  // One outcome per post, in order; a bad post gets its error and the others go on.
+  virtual std::vector<Outcome> predict_many(const std::vector<Post>& posts, bool explain = false) const = 0;
+  virtual nlohmann::json info() const = 0;  // what /v1/models shows
+};
+
+// Where a JSONL file's "image" paths may lead: relative ones are taken from `base_dir`; with `root`,
+// every path must resolve (symbolic links followed) to a file inside it. Only regular files are
+// read, and only up to `max_bytes`: a FIFO or /dev/zero is refused, not waited on or read forever.
+struct ImageFiles {
+  std::filesystem::path base_dir;
+  std::filesystem::path root;  // empty: anywhere
+  size_t max_bytes = 50u << 20;
+};
+
+// The bytes of an image file under those rules; throws emopost::Error (bad_image, image_too_large,
+// invalid_field for a path outside the root).
+std::string read_image_file(const std::string& path, const ImageFiles& files);
+
+// A post from JSON {"id", "text", "image", "image_base64"}. With `files`, "image" is a file path;
+// without, "image" is base64 data, as in the HTTP API. Throws emopost::Error naming the problem.
+Post post_from_json(const nlohmann::json& j, const ImageFiles* files = nullptr);
+
+// A post's "id": a string, or a number written as JSON writes it; "" when absent. Anything else
+// throws emopost::Error (invalid_field): ids are echoed back, and an echoed array could be deep.
+std::string post_id(const nlohmann::json& j);
+
+// One line of a JSONL file of posts, its image paths read under `files`' rules.
+Post parse_post_line(const std::string& line, const ImageFiles& files);
 
 }  // namespace emopost::predict

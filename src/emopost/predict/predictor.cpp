@@ -27,12 +27,6 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-nlohmann::json label_map(const Scores& s) {
-  nlohmann::json j = nlohmann::json::object();
-  for (int i = 0; i < kNumLabels; ++i) j[std::string(kLabels[i])] = s[i];
-  return j;
-}
-
 Scores row(const torch::Tensor& logits, int64_t r) {
   Scores out;
   std::memcpy(out.data(), logits[r].data_ptr<double>(), sizeof(Scores));
@@ -225,41 +219,6 @@ std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, boo
                                   {"text_model", text_ms},     {"face_model", face_ms}, {"fusion", fusion_ms},
                                   {"total", total_ms}};
   return outcomes;
-}
-
-nlohmann::json Prediction::to_json() const {
-  nlohmann::json faces_json = nlohmann::json::array();
-  for (const auto& f : faces)
-    faces_json.push_back({{"box", {{"x", f.box.x}, {"y", f.box.y}, {"width", f.box.width}, {"height", f.box.height}}},
-                          {"whole_image", f.whole_image},
-                          {"label", std::string(kLabels[fusion::argmax(f.probabilities)])},
-                          {"probabilities", label_map(f.probabilities)},
-                          {"weight", f.weight}});
-  nlohmann::json attr = nlohmann::json::array();
-  for (const auto& a : attribution) attr.push_back({{"word", a.word}, {"score", a.score}});
-  nlohmann::json timings = nlohmann::json::object();
-  for (const auto& [k, v] : timings_ms) timings[k] = v;
-  auto optional_map = [](const std::optional<Scores>& s) { return s ? label_map(*s) : nlohmann::json(nullptr); };
-  nlohmann::json j = {
-      {"label", std::string(kLabels[label])},
-      {"confidence", confidence},
-      {"modalities", modalities},
-      {"notes", notes},
-      {"probabilities", {{"fused", label_map(fused)}, {"text", optional_map(text)}, {"image", optional_map(image)}}},
-      {"text", {{"normalized", normalized_text}, {"windows", text_windows}}},
-      {"image", image_width ? nlohmann::json{{"width", image_width}, {"height", image_height}} : nlohmann::json(nullptr)},
-      {"faces", faces_json},
-      {"timings_ms", timings}};
-  if (!id.empty()) j["id"] = id;
-  if (!attribution.empty()) j["attribution"] = attr;
-  return j;
-}
-
-nlohmann::json Outcome::to_json() const {
-  if (prediction) return prediction->to_json();
-  nlohmann::json j = {{"error", {{"code", error_kind(error_code).name}, {"message", error_message}}}};
-  if (!id.empty()) j["id"] = id;
-  return j;
 }
 
 }  // namespace emopost::predict

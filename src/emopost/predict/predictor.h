@@ -56,7 +56,7 @@ struct PredictorOptions {
   bool text_beside_decode = true;
 };
 
-class Predictor {
+class Predictor : public PostReader {
  public:
   // Throws emopost::Error (code "bad_model") when a model folder or fusion.json is missing or corrupt.
   explicit Predictor(PredictorOptions options = {});
@@ -69,7 +69,7 @@ class Predictor {
   Prediction predict(const Post& post, bool explain = false) const;
   // Several posts at once: their texts and faces go through the models together (predict/stages.h);
   // a bad post gets its error and the others go on.
-  std::vector<Outcome> predict_many(const std::vector<Post>& posts, bool explain = false) const;
+  std::vector<Outcome> predict_many(const std::vector<Post>& posts, bool explain = false) const override;
 
   // Raw model outputs, for calibration and evaluation. Texts are read by reader() first (every
   // input needs at least one window).
@@ -81,7 +81,7 @@ class Predictor {
   const vision::FaceDetector& detector() const;
   const text::TextReader& reader() const;
   const PredictorOptions& options() const;
-  nlohmann::json info() const;  // labels, model configs and cards, fusion
+  nlohmann::json info() const override;  // labels, model configs and cards, fusion
 
  private:
   struct Impl;

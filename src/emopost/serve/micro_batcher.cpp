@@ -4,7 +4,7 @@
 
 namespace emopost::serve {
 
-MicroBatcher::MicroBatcher(const predict::Predictor& predictor, BatcherOptions options,
+MicroBatcher::MicroBatcher(const predict::PostReader& predictor, BatcherOptions options,
                            std::function<void(size_t)> observe, std::function<void(size_t)> cancelled)
     : predictor_(predictor),
       options_(options),

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "emopost/predict/predictor.h"
+#include "emopost/predict/post.h"
 
 namespace emopost::serve {
 
@@ -26,7 +26,7 @@ class MicroBatcher {
  public:
   // `observe` (optional) is told each batch's size, for metrics.
   // `cancelled` (optional) is told the size of each job dropped unread.
-  MicroBatcher(const predict::Predictor& predictor, BatcherOptions options,
+  MicroBatcher(const predict::PostReader& predictor, BatcherOptions options,
                std::function<void(size_t)> observe = {}, std::function<void(size_t)> cancelled = {});
   ~MicroBatcher();  // finishes the posts already queued, then stops
 
@@ -47,7 +47,7 @@ class MicroBatcher {
   };
   void loop();
 
-  const predict::Predictor& predictor_;
+  const predict::PostReader& predictor_;
   BatcherOptions options_;
   std::function<void(size_t)> observe_, on_cancel_;
   mutable std::mutex mutex_;

@@ -12,7 +12,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
-#include "emopost/predict/jsonl.h"
+#include "emopost/serve/http_server.h"
 #include "emopost/serve/prometheus.h"
 #include "emopost/serve/web_assets.h"
 
@@ -58,9 +58,10 @@ std::string printable(std::string_view s) {
 
 struct Server::Impl {
   ServeOptions opt;
-  httplib::Server http;
+  ModelLoader load;
+  HttpServer http;
   Metrics metrics;
-  std::unique_ptr<predict::Predictor> predictor;
+  std::unique_ptr<predict::PostReader> predictor;
   std::unique_ptr<MicroBatcher> batcher;
   std::atomic<bool> ready{false};
   std::atomic<bool> stop_requested{false};
@@ -137,7 +138,7 @@ struct Server::Impl {
     if (over || (!read && res.status == 413))  // 413: httplib saw a Content-Length over the cap
       throw Error(fmt::format("the request body is over the limit of {} bytes", opt.max_body_bytes),
                   Errc::payload_too_large);
-    if (slow)
+    if (slow || (!read && HttpServer::deadline_passed()))
       throw Error(fmt::format("the request body did not arrive within {} ms", opt.body_timeout.count()),
                   Errc::slow_request);
     if (!read)
@@ -213,6 +214,7 @@ struct Server::Impl {
       t_request_start = Clock::now();
       t_counted = true;
       t_bytes_in = 0;
+      HttpServer::set_read_deadline(t_request_start + opt.body_timeout);  // the headers are in
       ++metrics.in_flight;
       return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -231,7 +233,9 @@ struct Server::Impl {
     // httplib answers some errors itself (unknown path, body too large): give them JSON bodies.
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
-      if (res.status == 404) send_error(res, Errc::not_found, "no such endpoint");
+      if (res.status == 400 && HttpServer::deadline_passed())
+        send_error(res, Errc::slow_request, "the request line and headers did not arrive in time", 408);
+      else if (res.status == 404) send_error(res, Errc::not_found, "no such endpoint");
       else if (res.status == 413) send_error(res, Errc::payload_too_large, "the request body is over the size limit");
       else send_error(res, Errc::bad_request, fmt::format("HTTP {}", res.status), res.status);
     });
@@ -297,9 +301,14 @@ struct Server::Impl {
   }
 };
 
-Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>()) {
+Server::Server(ServeOptions options, ModelLoader load) : impl_(std::make_unique<Impl>()) {
   auto& m = *impl_;
   m.opt = std::move(options);
+  m.load = std::move(load);
+  m.http.header_timeout = m.opt.header_timeout;
+  // spdlog's registry is a function-local static in its shared library: built here, before the
+  // server's threads, it is never first built by two of them at once.
+  spdlog::default_logger_raw();
   m.http.set_payload_max_length(m.opt.max_body_bytes);
   // Socket timeouts follow the request timeout, but never drop to 0: httplib would then fail to
   // read even a small body that is already on its way.
@@ -323,7 +332,7 @@ int Server::bind() {
   m.loader = std::thread([&m, this] {
     try {
       auto t = Clock::now();
-      m.predictor = std::make_unique<predict::Predictor>(m.opt.predictor);
+      m.predictor = m.load();
       m.batcher = std::make_unique<MicroBatcher>(
           *m.predictor, m.opt.batcher, [&m](size_t n) { m.metrics.batch_done(n); },
           [&m](size_t n) { m.metrics.posts_cancelled += n; });
@@ -371,5 +380,7 @@ void Server::stop() {
 }
 
 bool Server::ready() const { return impl_->ready; }
+
+std::string Server::answer_raw(std::string_view request) { return impl_->http.answer(request); }
 
 }  // namespace emopost::serve
