@@ -24,6 +24,7 @@ void add_predict_command(CLI::App& app, Commands& out);
 void add_calibrate_command(CLI::App& app, Commands& out);
 void add_study_faces_command(CLI::App& app, Commands& out);
 void add_serve_command(CLI::App& app, Commands& out);
+void add_convert_command(CLI::App& app, Commands& out);  // convert-detector
 
 // The model folders of the commands that read posts.
 struct ModelChoice {

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   app::add_calibrate_command(cli, commands);
   app::add_study_faces_command(cli, commands);
   app::add_serve_command(cli, commands);
+  app::add_convert_command(cli, commands);
 
   try {
     cli.parse(argc, argv);

@@ -84,6 +84,22 @@ const ArchitectureNames& vit_names_transformers5() {
   return names;
 }
 
+const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names() {
+  static const auto names = [] {
+    std::vector<std::pair<std::string, std::string>> n{{"conv0/filters", "conv0.weight"}, {"conv0/bias", "conv0.bias"}};
+    for (int i = 1; i <= 5; ++i) {
+      const auto t = "conv" + std::to_string(i), o = "conv" + std::to_string(i);
+      n.push_back({t + "/depthwise_filter", o + ".depthwise.weight"});
+      n.push_back({t + "/pointwise_filter", o + ".pointwise.weight"});
+      n.push_back({t + "/bias", o + ".bias"});
+    }
+    n.push_back({"conv8/filters", "head.weight"});
+    n.push_back({"conv8/bias", "head.bias"});
+    return n;
+  }();
+  return names;
+}
+
 const std::string& ArchitectureNames::name(const std::string& role) const {
   for (const auto* list : {&stem, &top})
     for (const auto& [r, n] : *list)

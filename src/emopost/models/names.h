@@ -46,4 +46,8 @@ std::optional<std::string> canonical_key(const std::string& key, const Architect
                                          const ArchitectureNames* alt, int num_layers,
                                          const std::vector<std::string>& canonical_keys);
 
+// face-api's Tiny Face Detector: its tfjs weight names (TensorFlow layouts) and the names they
+// take in models/detector/model.safetensors (torch layouts).
+const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names();
+
 }  // namespace emopost::models

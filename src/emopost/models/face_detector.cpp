@@ -1,0 +1,255 @@
+#include "emopost/models/face_detector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/json.h"
+#include "emopost/io/tfjs.h"
+#include "emopost/models/checkpoint.h"
+#include "emopost/models/names.h"
+
+namespace emopost::models {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace nn = torch::nn;
+
+// face-api's leaky ReLU (slope 0.1).
+torch::Tensor leaky(const torch::Tensor& x) { return torch::leaky_relu(x, 0.1); }
+
+// TensorFlow's 2x2 max pool with 'same' padding: the missing row and column go after, and never win.
+torch::Tensor max_pool_same(const torch::Tensor& x, int stride) {
+  auto pad = [&](int64_t size) { return std::max<int64_t>(((size + stride - 1) / stride - 1) * stride + 2 - size, 0); };
+  const auto padded = torch::constant_pad_nd(x, {0, pad(x.size(3)), 0, pad(x.size(2))},
+                                             -std::numeric_limits<float>::infinity());
+  return torch::max_pool2d(padded, {2, 2}, {stride, stride});
+}
+
+struct SeparableImpl : nn::Module {
+  nn::Conv2d depthwise{nullptr}, pointwise{nullptr};
+  torch::Tensor bias;
+  SeparableImpl(int64_t in, int64_t out) {
+    depthwise = register_module("depthwise", nn::Conv2d(nn::Conv2dOptions(in, in, 3).padding(1).groups(in).bias(false)));
+    pointwise = register_module("pointwise", nn::Conv2d(nn::Conv2dOptions(in, out, 1).bias(false)));
+    bias = register_parameter("bias", torch::zeros({out}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return leaky(pointwise(depthwise(x)) + bias.view({1, -1, 1, 1})); }
+};
+TORCH_MODULE(Separable);
+
+struct NetImpl : nn::Module {
+  nn::Conv2d conv0{nullptr}, head{nullptr};
+  std::vector<Separable> convs;
+  explicit NetImpl(int64_t outputs) {
+    conv0 = register_module("conv0", nn::Conv2d(nn::Conv2dOptions(3, 16, 3)));  // 'valid', as face-api
+    const int64_t sizes[] = {16, 32, 64, 128, 256, 512};
+    for (int i = 1; i <= 5; ++i)
+      convs.push_back(register_module("conv" + std::to_string(i), Separable(sizes[i - 1], sizes[i])));
+    head = register_module("head", nn::Conv2d(nn::Conv2dOptions(512, outputs, 1)));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    x = max_pool_same(leaky(conv0(x)), 2);
+    for (size_t i = 0; i < convs.size(); ++i) x = max_pool_same(convs[i]->forward(x), i + 1 < convs.size() ? 2 : 1);
+    return head(x);
+  }
+};
+TORCH_MODULE(Net);
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+// The picture padded to a square at its bottom or right with zeros, resized as TensorFlow's
+// legacy bilinear resize does (no half-pixel centres), less the mean, over 255: face-api's input.
+torch::Tensor network_input(const cv::Mat& rgb, int size, const std::array<float, 3>& mean) {
+  if (rgb.type() != CV_8UC3 || rgb.empty()) throw Error("the face detector reads 8-bit RGB pictures", Errc::bad_image);
+  const int side = std::max(rgb.rows, rgb.cols);
+  const double ratio = double(side) / size;
+  std::vector<int> lo(size), hi(size);
+  std::vector<double> frac(size);
+  for (int i = 0; i < size; ++i) {
+    const double src = ratio * i;
+    lo[i] = std::max(0, int(std::floor(src)));
+    hi[i] = std::min(side - 1, int(std::ceil(src)));
+    frac[i] = src - lo[i];
+  }
+  auto input = torch::empty({1, 3, size, size});
+  auto* out = input.data_ptr<float>();
+  const int64_t plane = int64_t(size) * size;
+  auto at = [&](int y, int x, int c) -> double {
+    return y < rgb.rows && x < rgb.cols ? rgb.ptr<uint8_t>(y)[3 * x + c] : 0.0;
+  };
+  for (int r = 0; r < size; ++r)
+    for (int col = 0; col < size; ++col)
+      for (int c = 0; c < 3; ++c) {
+        const double tl = at(lo[r], lo[col], c), tr = at(lo[r], hi[col], c);
+        const double bl = at(hi[r], lo[col], c), br = at(hi[r], hi[col], c);
+        const double top = tl + (tr - tl) * frac[col], bottom = bl + (br - bl) * frac[col];
+        const float v = float(top + (bottom - top) * frac[r]);
+        out[c * plane + int64_t(r) * size + col] = (v - mean[c]) / 255.0f;
+      }
+  return input;
+}
+
+DetectorConfig read_config(const fs::path& file) {
+  const auto j = read_json_file(file);
+  DetectorConfig c;
+  try {
+    if (j.value("model_type", std::string()) != "tiny_face_detector")
+      throw Error(fmt::format("{}: model_type is not \"tiny_face_detector\"", file.string()), Errc::bad_model);
+    c.input_size = j.value("input_size", c.input_size);
+    c.score_threshold = j.value("score_threshold", c.score_threshold);
+    c.iou_threshold = j.value("iou_threshold", c.iou_threshold);
+    if (j.contains("mean_rgb")) c.mean_rgb = j["mean_rgb"].get<std::array<float, 3>>();
+    for (const auto& a : j.at("anchors")) c.anchors.emplace_back(a.at(0).get<double>(), a.at(1).get<double>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: {}", file.string(), e.what()), Errc::bad_model);
+  }
+  if (c.anchors.empty() || c.anchors.size() > 64 || c.input_size < 32 || c.input_size > 4096 || c.input_size % 32)
+    throw Error(fmt::format("{}: needs anchors and an input_size that is a multiple of 32", file.string()), Errc::bad_model);
+  return c;
+}
+
+}  // namespace
+
+struct TinyFaceDetector::Impl {
+  DetectorConfig config;
+  mutable Net net{nullptr};  // forward() is not const in libtorch; inference does not change it
+
+  torch::Tensor run(const cv::Mat& rgb, int size) const {
+    torch::NoGradGuard no_grad;
+    // NCHW out, NHWC as tfjs lays it: [cells, cells, anchors * 5]
+    return net->forward(network_input(rgb, size, config.mean_rgb)).permute({0, 2, 3, 1}).contiguous()[0];
+  }
+};
+
+TinyFaceDetector::TinyFaceDetector() : impl_(std::make_unique<Impl>()) {}
+TinyFaceDetector::~TinyFaceDetector() = default;
+TinyFaceDetector::TinyFaceDetector(TinyFaceDetector&&) noexcept = default;
+TinyFaceDetector& TinyFaceDetector::operator=(TinyFaceDetector&&) noexcept = default;
+const DetectorConfig& TinyFaceDetector::config() const { return impl_->config; }
+
+TinyFaceDetector TinyFaceDetector::load(const fs::path& dir) {
+  try {
+    return load_checked(dir);
+  } catch (const Error& e) {  // a folder that fails to load is the installation's problem
+    throw Error(fmt::format("face detector {}: {}", dir.string(), e.what()), Errc::bad_model);
+  }
+}
+
+TinyFaceDetector TinyFaceDetector::load_checked(const fs::path& dir) {
+  TinyFaceDetector d;
+  d.impl_->config = read_config(dir / "config.json");
+  d.impl_->net = Net(int64_t(d.impl_->config.anchors.size()) * 5);
+  const auto tensors = load_tensors(dir / "model.safetensors");
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  for (auto& item : d.impl_->net->named_parameters()) {
+    const auto& name = item.key();
+    auto& param = item.value();
+    const auto it = tensors.find(name);
+    if (it == tensors.end())
+      throw Error(fmt::format("{}: the detector's weight {} is missing", (dir / "model.safetensors").string(), name),
+                  Errc::bad_model);
+    if (it->second.sizes() != param.sizes())
+      throw Error(fmt::format("{}: weight {} has shape {}, not {}", (dir / "model.safetensors").string(), name,
+                              fmt::join(it->second.sizes(), "x"), fmt::join(param.sizes(), "x")),
+                  Errc::bad_model);
+    param.copy_(it->second.to(torch::kFloat));
+    used.insert(name);
+  }
+  if (used.size() != tensors.size())
+    throw Error(fmt::format("{}: it holds weights the detector does not have", (dir / "model.safetensors").string()),
+                Errc::bad_model);
+  d.impl_->net->eval();
+  return d;
+}
+
+std::vector<float> TinyFaceDetector::raw_output(const cv::Mat& rgb, int input_size) const {
+  const auto out = impl_->run(rgb, input_size ? input_size : impl_->config.input_size);
+  return {out.data_ptr<float>(), out.data_ptr<float>() + out.numel()};
+}
+
+std::vector<Detection> TinyFaceDetector::detect(const cv::Mat& rgb, int input_size, double score_threshold) const {
+  const auto& c = impl_->config;
+  const int size = input_size ? input_size : c.input_size;
+  const double threshold = score_threshold ? score_threshold : c.score_threshold;
+  if (size < 32 || size > 4096 || size % 32) throw Error("the detector's input size must be a multiple of 32", Errc::invalid_field);
+  const auto out = impl_->run(rgb, size);
+  const int64_t cells = out.size(0), anchors = int64_t(c.anchors.size());
+  const auto* o = out.data_ptr<float>();
+  // The picture's sides as they were scaled into the square, for face-api's correction factors.
+  const double scale = double(size) / std::max(rgb.rows, rgb.cols);
+  const double w = std::round(rgb.cols * scale), h = std::round(rgb.rows * scale), side = std::max(w, h);
+  const double fx = side / w, fy = side / h;
+  struct Box {
+    double x, y, w, h, score;  // relative to the picture
+  };
+  std::vector<Box> boxes;
+  for (int64_t row = 0; row < cells; ++row)
+    for (int64_t col = 0; col < cells; ++col)
+      for (int64_t a = 0; a < anchors; ++a) {
+        const float* v = o + ((row * cells + col) * anchors + a) * 5;
+        const double score = sigmoid(v[4]);
+        if (score <= threshold) continue;
+        const double cx = (col + sigmoid(v[0])) / cells * fx, cy = (row + sigmoid(v[1])) / cells * fy;
+        const double bw = std::exp(v[2]) * c.anchors[a].first / cells * fx;
+        const double bh = std::exp(v[3]) * c.anchors[a].second / cells * fy;
+        boxes.push_back({cx - bw / 2, cy - bh / 2, bw, bh, score});
+      }
+  // Non-maximum suppression, best first, as face-api does it (IoU in input pixels).
+  std::stable_sort(boxes.begin(), boxes.end(), [](const Box& a, const Box& b) { return a.score < b.score; });
+  auto iou = [&](const Box& a, const Box& b) {
+    const double iw = std::max(0.0, std::min(a.x + a.w, b.x + b.w) - std::max(a.x, b.x)) * size;
+    const double ih = std::max(0.0, std::min(a.y + a.h, b.y + b.h) - std::max(a.y, b.y)) * size;
+    const double inter = iw * ih;
+    return inter / (a.w * a.h * size * size + b.w * b.h * size * size - inter);
+  };
+  std::vector<Detection> faces;
+  while (!boxes.empty()) {
+    const Box best = boxes.back();
+    boxes.pop_back();
+    faces.push_back({cv::Rect2d(best.x * rgb.cols, best.y * rgb.rows, best.w * rgb.cols, best.h * rgb.rows), best.score});
+    std::erase_if(boxes, [&](const Box& b) { return iou(best, b) > c.iou_threshold; });
+  }
+  return faces;
+}
+
+void convert_tiny_face_detector(const fs::path& manifest, const fs::path& out_dir) {
+  std::map<std::string, io::TfjsTensor> weights;
+  for (auto& t : io::read_tfjs_weights(manifest)) weights.emplace(t.name, std::move(t));
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& [tfjs, ours] : tiny_face_detector_names()) {
+    const auto it = weights.find(tfjs);
+    if (it == weights.end())
+      throw Error(fmt::format("{}: no weight \"{}\"; is this face-api's Tiny Face Detector?", manifest.string(), tfjs),
+                  Errc::bad_model);
+    auto t = torch::from_blob(it->second.values.data(), it->second.shape, torch::kFloat).clone();
+    const auto& tail = tfjs.substr(tfjs.find('/') + 1);
+    if (t.dim() == 4) t = tail == "depthwise_filter" ? t.permute({2, 3, 0, 1}) : t.permute({3, 2, 0, 1});  // HWIO -> OIHW
+    out.emplace_back(ours, t.contiguous());
+    weights.erase(it);
+  }
+  if (!weights.empty())
+    throw Error(fmt::format("{}: weight \"{}\" is not the Tiny Face Detector's", manifest.string(), weights.begin()->first),
+                Errc::bad_model);
+  fs::create_directories(out_dir);
+  save_tensors(out_dir / "model.safetensors", out);
+  // face-api's constants for this model (src/tinyFaceDetector/const.ts, TinyYolov2Options).
+  write_json_file(out_dir / "config.json",
+                  {{"model_type", "tiny_face_detector"},
+                   {"source", "npm @vladmandic/face-api@1.7.15, model/tiny_face_detector_model (MIT)"},
+                   {"input_size", 416},
+                   {"score_threshold", 0.5},
+                   {"iou_threshold", 0.4},
+                   {"mean_rgb", {117.001, 114.697, 97.404}},
+                   {"anchors", {{1.603231, 2.094468}, {6.041143, 7.080126}, {2.882459, 3.518061},
+                                {4.266906, 5.178857}, {9.041765, 10.66308}}}});
+}
+
+}  // namespace emopost::models

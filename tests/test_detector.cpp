@@ -1,0 +1,166 @@
+// The CNN face detector against face-api itself: the package's Tiny Face Detector run in Node on
+// the pure-JavaScript tfjs CPU backend (scripts/detector-goldens/make_goldens.cjs) gave the boxes,
+// scores and one raw output grid in tests/data/detector/goldens.json. The C++ detector, on the
+// same PNG pixels, must match them: every box at IoU >= 0.95, every score within 1e-3. Also the
+// tfjs weights reader, the conversion, and corrupt checkpoints.
+#include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "emopost/core/json.h"
+#include "emopost/io/tfjs.h"
+#include "emopost/models/checkpoint.h"
+#include "emopost/models/face_detector.h"
+#include "support.h"
+
+using namespace emopost;
+using namespace emopost::test;
+
+namespace {
+
+const fs::path kData = fs::path(EMOPOST_TEST_DATA) / "detector";
+const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
+const fs::path kManifest = kData / "tfjs/tiny_face_detector_model-weights_manifest.json";
+
+const models::TinyFaceDetector& detector() {
+  static const auto d = models::TinyFaceDetector::load(kRoot / "models/detector");
+  return d;
+}
+
+cv::Mat read_rgb(const fs::path& p) {
+  cv::Mat bgr = cv::imread(p.string(), cv::IMREAD_COLOR), rgb;
+  EXPECT_FALSE(bgr.empty()) << p;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+double iou(const cv::Rect2d& a, const cv::Rect2d& b) {
+  const double inter = (a & b).area();
+  return inter / (a.area() + b.area() - inter);
+}
+
+fs::path scratch(const std::string& what) {
+  const auto dir = fs::temp_directory_path() / ("emopost_detector_" + what + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST(Tfjs, ReadsQuantisedWeightsAsTfjsExpandsThem) {
+  const auto weights = io::read_tfjs_weights(kManifest);
+  ASSERT_EQ(weights.size(), 19u);
+  EXPECT_EQ(weights[0].name, "conv0/filters");
+  EXPECT_EQ(weights[0].shape, (std::vector<int64_t>{3, 3, 3, 16}));
+  // The first byte of the shard, expanded by hand: q * scale + min.
+  const auto shard = read_bytes(kData / "tfjs/tiny_face_detector_model.bin");
+  const auto manifest = read_json_file(kManifest);
+  const double scale = manifest[0]["weights"][0]["quantization"]["scale"], min = manifest[0]["weights"][0]["quantization"]["min"];
+  EXPECT_FLOAT_EQ(weights[0].values[0], float(uint8_t(shard[0]) * scale + min));
+  size_t total = 0;
+  for (const auto& w : weights) total += w.values.size();
+  EXPECT_EQ(total, shard.size());  // every weight is stored as uint8
+}
+
+TEST(Tfjs, CorruptWeightsAreClearErrors) {
+  const auto dir = scratch("tfjs");
+  const auto manifest = read_bytes(kManifest), shard = read_bytes(kData / "tfjs/tiny_face_detector_model.bin");
+  auto write = [&](const std::string& m, const std::string& bin) {
+    std::ofstream(dir / "m.json") << m;
+    std::ofstream(dir / "tiny_face_detector_model.bin", std::ios::binary) << bin;
+  };
+  write(manifest, shard.substr(0, shard.size() / 2));
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "the shards end early");
+  write(manifest, shard + "xx");
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "not named by any weight");
+  fs::remove(dir / "tiny_face_detector_model.bin");
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "cannot read");
+  write(R"([{"paths": ["../secret.bin"], "weights": []}])", "");
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "beside the manifest");
+  write(R"([{"paths": ["tiny_face_detector_model.bin"], "weights": [{"name": "w", "shape": [2], "dtype": "complex64"}]}])", "12345678");
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "unsupported dtype");
+  write("{", "");
+  expect_error_code([&] { io::read_tfjs_weights(dir / "m.json"); }, "bad_model", "");
+  fs::remove_all(dir);
+}
+
+TEST(Detector, ConversionGivesTheShippedWeights) {
+  const auto dir = scratch("convert");
+  models::convert_tiny_face_detector(kManifest, dir);
+  const auto fresh = models::load_tensors(dir / "model.safetensors");
+  const auto shipped = models::load_tensors(kRoot / "models/detector/model.safetensors");
+  ASSERT_EQ(fresh.size(), 19u);
+  ASSERT_EQ(fresh.size(), shipped.size());
+  for (const auto& [name, t] : fresh) EXPECT_TRUE(torch::equal(t, shipped.at(name))) << name;
+  // Layouts: TensorFlow's HWIO filters become torch's OIHW, depthwise HWI1 becomes I1HW.
+  EXPECT_EQ(fresh.at("conv0.weight").sizes(), (std::vector<int64_t>{16, 3, 3, 3}));
+  EXPECT_EQ(fresh.at("conv1.depthwise.weight").sizes(), (std::vector<int64_t>{16, 1, 3, 3}));
+  EXPECT_EQ(fresh.at("head.weight").sizes(), (std::vector<int64_t>{25, 512, 1, 1}));
+  const auto tfjs = io::read_tfjs_weights(kManifest);
+  EXPECT_FLOAT_EQ(fresh.at("conv0.weight")[5][2][1][0].item<float>(), tfjs[0].values[((1 * 3 + 0) * 3 + 2) * 16 + 5]);
+  fs::remove_all(dir);
+}
+
+TEST(Detector, RawOutputMatchesFaceApi) {
+  const auto goldens = read_json_file(kData / "goldens.json");
+  const auto& photo = goldens["photos"][0];
+  const auto raw = detector().raw_output(read_rgb(kData / photo["file"].get<std::string>()), 416);
+  const auto expected = photo["raw_416"]["values"].get<std::vector<float>>();
+  ASSERT_EQ(raw.size(), expected.size());
+  double worst = 0;
+  for (size_t i = 0; i < raw.size(); ++i) worst = std::max(worst, double(std::abs(raw[i] - expected[i])));
+  EXPECT_LT(worst, 1e-3);
+  std::printf("raw output: %zu values, largest difference from face-api %.2e\n", raw.size(), worst);
+}
+
+TEST(Detector, BoxesAndScoresMatchFaceApi) {
+  const auto goldens = read_json_file(kData / "goldens.json");
+  size_t faces = 0;
+  double lowest_iou = 1, worst_score = 0;
+  for (const auto& photo : goldens["photos"]) {
+    const auto rgb = read_rgb(kData / photo["file"].get<std::string>());
+    for (const auto& run : photo["runs"]) {
+      const auto found = detector().detect(rgb, run["input_size"], run["score_threshold"]);
+      const auto& expected = run["faces"];
+      SCOPED_TRACE(photo["file"].get<std::string>() + " at " + std::to_string(run["input_size"].get<int>()));
+      ASSERT_EQ(found.size(), expected.size());
+      for (size_t i = 0; i < found.size(); ++i) {
+        const auto b = expected[i]["box"];
+        const double overlap = iou(found[i].box, cv::Rect2d(b[0], b[1], b[2], b[3]));
+        const double score_diff = std::abs(found[i].score - expected[i]["score"].get<double>());
+        EXPECT_GE(overlap, 0.95) << "face " << i;
+        EXPECT_LE(score_diff, 1e-3) << "face " << i;
+        lowest_iou = std::min(lowest_iou, overlap), worst_score = std::max(worst_score, score_diff);
+      }
+      faces += found.size();
+    }
+  }
+  EXPECT_GE(faces, 20u);  // the goldens hold real faces, not only empty pictures
+  std::printf("%zu faces: lowest IoU with face-api's box %.6f, largest score difference %.2e\n", faces, lowest_iou,
+              worst_score);
+}
+
+TEST(Detector, CorruptOrTruncatedCheckpointsAreBadModel) {
+  const auto dir = scratch("corrupt");
+  fs::copy(kRoot / "models/detector", dir / "d");
+  const auto weights = read_bytes(dir / "d/model.safetensors");
+  std::ofstream(dir / "d/model.safetensors", std::ios::binary) << weights.substr(0, weights.size() / 3);
+  expect_error_code([&] { models::TinyFaceDetector::load(dir / "d"); }, "bad_model", "model.safetensors");
+  std::ofstream(dir / "d/model.safetensors", std::ios::binary) << weights;
+  std::ofstream(dir / "d/config.json") << R"({"model_type": "resnet"})";
+  expect_error_code([&] { models::TinyFaceDetector::load(dir / "d"); }, "bad_model", "tiny_face_detector");
+  fs::remove_all(dir);
+}
+
+TEST(Detector, TinyHugeAndOddPicturesWork) {
+  EXPECT_TRUE(detector().detect(cv::Mat(16, 16, CV_8UC3, cv::Scalar(128, 128, 128))).empty());
+  EXPECT_NO_THROW(detector().detect(cv::Mat(1, 600, CV_8UC3, cv::Scalar(10, 200, 30))));
+  expect_error_code([&] { detector().detect(cv::Mat(10, 10, CV_8UC1)); }, "bad_image", "RGB");
+  expect_error_code([&] { detector().detect(cv::Mat(10, 10, CV_8UC3), 100); }, "invalid_field", "multiple of 32");
+}
