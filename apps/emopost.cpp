@@ -30,7 +30,10 @@ predict::PredictorOptions predictor_options(const ModelChoice& c) {
 }
 
 void add_detector_options(CLI::App* cmd, vision::DetectorOptions& d) {
-  cmd->add_option("--detect-side", d.detect_side, "Face detection runs on a copy this long on its longer side")
+  cmd->add_option("--detector", d.kind,
+                  "Face detector: lbp (OpenCV's LBP cascade) or cnn (face-api's Tiny Face Detector, MODELS/detector)")
+      ->capture_default_str()->check(CLI::IsMember({"lbp", "cnn"}));
+  cmd->add_option("--detect-side", d.detect_side, "The cascade runs on a copy this long on its longer side")
       ->capture_default_str()->check(CLI::Range(48, 8192));
   cmd->add_option("--scale-factor", d.scale_factor, "Cascade step between window sizes (larger: faster, may miss faces)")
       ->capture_default_str()->check(CLI::Range(1.01, 2.0));

@@ -94,6 +94,7 @@ void add_serve_command(CLI::App& app, Commands& out) {
   s->add_option("--host", o.host, "Address to listen on")->capture_default_str();
   s->add_option("--port", o.port, "Port (0 = any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
   add_model_options(s, c->models, /*with_fusion=*/true);
+  add_detector_options(s, c->predictor.detector);
   s->add_option("--max-batch", o.batcher.max_batch, "Posts per pass through the models (1 = no micro-batching)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   s->add_option("--max-wait-us", c->max_wait_us, "How long a post waits for others to batch with")

@@ -6,6 +6,8 @@
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 //   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
 //   *_serial                the text model before the picture, not beside its decoding
+//   BM_Detect/lbp, /cnn     face detection alone on the decoded 1280x720 photo: the LBP cascade
+//                           against the CNN detector (models/detector)
 // Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
 // Threads: 2, or EMOPOST_THREADS.
 #include <torch/torch.h>  // before benchmark.h: torch defines glog-style macros
@@ -21,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "emopost/io/base64.h"
+#include "emopost/models/face_detector.h"
 #include "emopost/models/threads.h"
 #include "emopost/predict/jsonl.h"
 #include "emopost/predict/predictor.h"
@@ -108,6 +111,21 @@ void BM_Batch(benchmark::State& state) {
   state.counters["posts/s"] = benchmark::Counter(64.0 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Batch)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+
+void BM_Detect(benchmark::State& state, bool cnn) {
+  predictor();  // the runtime's threads, as the other benchmarks have them
+  const auto bytes = photo_1280x720();
+  cv::Mat bgr = cv::imdecode(std::vector<uchar>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR), rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  std::unique_ptr<vision::FaceDetector> detector;
+  if (cnn) detector = std::make_unique<models::CnnDetector>(kRoot / "models/detector");
+  else detector = std::make_unique<vision::CascadeDetector>();
+  size_t faces = 0;
+  for (auto _ : state) faces = detector->detect(rgb).size();
+  state.counters["faces"] = double(faces);
+}
+BENCHMARK_CAPTURE(BM_Detect, lbp, false)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Detect, cnn, true)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
 
 }  // namespace
 

@@ -9,14 +9,14 @@
 #include "emopost/vision/preprocess.h"
 #include "support.h"
 
-using emopost::vision::FaceDetector;
+using emopost::vision::CascadeDetector;
 using namespace emopost::test;
 
 namespace {
 const fs::path kSamples = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path() / "samples";
 
-const FaceDetector& detector() {
-  static const FaceDetector d;
+const CascadeDetector& detector() {
+  static const CascadeDetector d;
   return d;
 }
 
@@ -91,7 +91,7 @@ TEST(Faces, CropWithMarginGrowsTheBoxAndPadsAtTheBorder) {
 }
 
 TEST(Faces, MissingCascadeIsAClearError) {
-  expect_error([] { FaceDetector d("/nonexistent/cascade.xml"); }, "install opencv-data");
+  expect_error([] { CascadeDetector d("/nonexistent/cascade.xml"); }, "install opencv-data");
 }
 
 // A crop is never longer than the picture's shorter side (with the margin): a long thin box asked

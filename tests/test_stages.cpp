@@ -76,7 +76,7 @@ TEST(Stages, PicturesAreDecodedThenTheirFacesCutWithBoxesInThePicturesPixels) {
   std::vector<PostWork> work(posts.size());
   PictureReading how;
   how.min_side = 320;  // decoded at a reduced size: boxes must still come back in full pixels
-  vision::FaceDetector detector;
+  vision::CascadeDetector detector;
   int waits = 0;
   auto times = read_pictures(posts, how, detector, work, [&] { ++waits; });
   EXPECT_EQ(waits, 1);
@@ -112,7 +112,7 @@ TEST(Stages, PicturesShareOneBudgetOfDecodedPixels) {
   std::vector<PostWork> work(posts.size());
   PictureReading how;
   how.max_total_pixels = 3'000'000;  // two of them
-  vision::FaceDetector detector;
+  vision::CascadeDetector detector;
   read_pictures(posts, how, detector, work);
   EXPECT_TRUE(work[0].ok());
   EXPECT_TRUE(work[1].ok());

@@ -6,6 +6,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "emopost/core/error.h"
@@ -81,18 +82,25 @@ torch::Tensor network_input(const cv::Mat& rgb, int size, const std::array<float
   auto input = torch::empty({1, 3, size, size});
   auto* out = input.data_ptr<float>();
   const int64_t plane = int64_t(size) * size;
-  auto at = [&](int y, int x, int c) -> double {
-    return y < rgb.rows && x < rgb.cols ? rgb.ptr<uint8_t>(y)[3 * x + c] : 0.0;
-  };
-  for (int r = 0; r < size; ++r)
-    for (int col = 0; col < size; ++col)
+  // Rows and columns past the picture are the square's zero padding.
+  const std::vector<uint8_t> zeros(size_t(3) * side, 0);
+  auto row = [&](int y) { return y < rgb.rows ? rgb.ptr<uint8_t>(y) : zeros.data(); };
+  std::vector<int> lo3(size), hi3(size);  // byte offsets of the columns, -1 past the picture
+  for (int i = 0; i < size; ++i) lo3[i] = lo[i] < rgb.cols ? 3 * lo[i] : -1, hi3[i] = hi[i] < rgb.cols ? 3 * hi[i] : -1;
+  for (int r = 0; r < size; ++r) {
+    const uint8_t *top_row = row(lo[r]), *bottom_row = row(hi[r]);
+    const double fr = frac[r];
+    for (int col = 0; col < size; ++col) {
+      const double fc = frac[col];
       for (int c = 0; c < 3; ++c) {
-        const double tl = at(lo[r], lo[col], c), tr = at(lo[r], hi[col], c);
-        const double bl = at(hi[r], lo[col], c), br = at(hi[r], hi[col], c);
-        const double top = tl + (tr - tl) * frac[col], bottom = bl + (br - bl) * frac[col];
-        const float v = float(top + (bottom - top) * frac[r]);
+        const double tl = lo3[col] < 0 ? 0 : top_row[lo3[col] + c], tr = hi3[col] < 0 ? 0 : top_row[hi3[col] + c];
+        const double bl = lo3[col] < 0 ? 0 : bottom_row[lo3[col] + c], br = hi3[col] < 0 ? 0 : bottom_row[hi3[col] + c];
+        const double top = tl + (tr - tl) * fc, bottom = bl + (br - bl) * fc;
+        const float v = float(top + (bottom - top) * fr);
         out[c * plane + int64_t(r) * size + col] = (v - mean[c]) / 255.0f;
       }
+    }
+  }
   return input;
 }
 
@@ -122,9 +130,10 @@ struct TinyFaceDetector::Impl {
   mutable Net net{nullptr};  // forward() is not const in libtorch; inference does not change it
 
   torch::Tensor run(const cv::Mat& rgb, int size) const {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode inference;
     // NCHW out, NHWC as tfjs lays it: [cells, cells, anchors * 5]
-    return net->forward(network_input(rgb, size, config.mean_rgb)).permute({0, 2, 3, 1}).contiguous()[0];
+    const auto x = network_input(rgb, size, config.mean_rgb).contiguous(torch::MemoryFormat::ChannelsLast);
+    return net->forward(x).permute({0, 2, 3, 1}).contiguous()[0];
   }
 };
 
@@ -166,6 +175,9 @@ TinyFaceDetector TinyFaceDetector::load_checked(const fs::path& dir) {
   if (used.size() != tensors.size())
     throw Error(fmt::format("{}: it holds weights the detector does not have", (dir / "model.safetensors").string()),
                 Errc::bad_model);
+  // NHWC lets oneDNN run the depthwise convolutions
+  for (auto& p : d.impl_->net->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
   d.impl_->net->eval();
   return d;
 }
@@ -217,6 +229,37 @@ std::vector<Detection> TinyFaceDetector::detect(const cv::Mat& rgb, int input_si
     faces.push_back({cv::Rect2d(best.x * rgb.cols, best.y * rgb.rows, best.w * rgb.cols, best.h * rgb.rows), best.score});
     std::erase_if(boxes, [&](const Box& b) { return iou(best, b) > c.iou_threshold; });
   }
+  return faces;
+}
+
+CnnDetector::CnnDetector(const fs::path& dir, vision::DetectorOptions options)
+    : net_(TinyFaceDetector::load(dir)), options_(std::move(options)) {}
+
+std::vector<vision::FaceBox> CnnDetector::detect(const cv::Mat& image, bool crop_fallback) const {
+  if (image.empty()) return {};
+  cv::Mat rgb = image;
+  if (image.channels() == 1) cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB);
+  const cv::Rect whole(0, 0, image.cols, image.rows);
+  std::vector<vision::FaceBox> faces;
+  auto take = [&](const std::vector<Detection>& found, int shift) {
+    for (const auto& d : found) {
+      const cv::Rect box = cv::Rect(cv::Point(int(std::lround(d.box.x)) - shift, int(std::lround(d.box.y)) - shift),
+                                    cv::Size(int(std::lround(d.box.width)), int(std::lround(d.box.height)))) &
+                           whole;
+      if (box.area() > 0) faces.push_back({box, 0, false, d.score});
+    }
+  };
+  take(net_.detect(rgb), 0);
+  for (double border : kBorders) {
+    if (!faces.empty()) break;
+    const int pad = int(std::lround(border * std::max(rgb.cols, rgb.rows)));
+    cv::Mat framed;
+    cv::copyMakeBorder(rgb, framed, pad, pad, pad, pad, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    take(net_.detect(framed), pad);
+  }
+  std::stable_sort(faces.begin(), faces.end(), [](auto& a, auto& b) { return a.box.area() > b.box.area(); });
+  if (faces.empty() && crop_fallback && vision::taken_as_crop(image, options_))
+    faces.push_back({whole, 0, true, 0});
   return faces;
 }
 

@@ -12,6 +12,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "emopost/vision/faces.h"
+
 namespace emopost::models {
 
 struct DetectorConfig {
@@ -46,6 +48,24 @@ class TinyFaceDetector {
   static TinyFaceDetector load_checked(const std::filesystem::path& dir);
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The Tiny Face Detector behind emopost's face-detector interface (`--detector cnn`). Detectors
+// trained on scenes miss a face that fills the picture or is cut by its edges, the commonest
+// selfie; so when the picture itself shows no face, copies of it framed by a black border (as
+// face-api pads to a square) are searched too, and what they find is mapped back and clipped.
+class CnnDetector : public vision::FaceDetector {
+ public:
+  // `dir`: a model folder as written by convert_tiny_face_detector.
+  CnnDetector(const std::filesystem::path& dir, vision::DetectorOptions options = {});
+  std::vector<vision::FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const override;
+  const vision::DetectorOptions& options() const override { return options_; }
+  // Borders tried, as fractions of the picture's longer side, when the picture itself shows no face.
+  static constexpr double kBorders[] = {0.3, 0.6, 1.0};
+
+ private:
+  TinyFaceDetector net_;
+  vision::DetectorOptions options_;
 };
 
 // face-api's tfjs weights (tiny_face_detector_model-weights_manifest.json and its shard) to a

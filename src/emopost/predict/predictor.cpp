@@ -12,6 +12,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/worker.h"
+#include "emopost/models/face_detector.h"
 #include "emopost/models/folder.h"
 #include "emopost/models/threads.h"
 #include "emopost/predict/stages.h"
@@ -40,7 +41,7 @@ struct Predictor::Impl {
   // forward() is not const in libtorch, but inference changes no state, so calls may overlap.
   mutable std::optional<models::TextModelFolder> text;
   mutable std::optional<models::FaceModelFolder> face;
-  std::optional<vision::FaceDetector> detector;
+  std::unique_ptr<vision::FaceDetector> detector;
   fusion::FusionModel fusion;
   // Runs the text model beside the image decoder, on one torch thread of its own.
   mutable Worker text_worker;
@@ -114,7 +115,12 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
     m.text->model->quantize_int8();
     m.face->model.quantize_int8();
   }
-  m.detector.emplace(m.opt.cascade, m.opt.detector);
+  if (m.opt.detector.kind == "cnn")
+    m.detector = std::make_unique<models::CnnDetector>(or_default(m.opt.detector_model, "detector"), m.opt.detector);
+  else if (m.opt.detector.kind == "lbp")
+    m.detector = std::make_unique<vision::CascadeDetector>(m.opt.cascade, m.opt.detector);
+  else
+    throw Error(fmt::format("unknown face detector \"{}\" (lbp or cnn)", m.opt.detector.kind), Errc::invalid_field);
   m.text_beside_decode =
       m.opt.text_beside_decode && m.text_worker.submit([] { return models::limit_threads_here(1); }).get();
   const fs::path fusion_file = or_default(m.opt.fusion_file, "fusion.json");

@@ -10,7 +10,7 @@
 
 namespace emopost::vision {
 
-FaceDetector::FaceDetector(const std::filesystem::path& cascade, DetectorOptions options)
+CascadeDetector::CascadeDetector(const std::filesystem::path& cascade, DetectorOptions options)
     : options_(options) {
   if (!std::filesystem::exists(cascade))
     throw Error(fmt::format("face cascade {} not found (install opencv-data)", cascade.string()));
@@ -18,7 +18,7 @@ FaceDetector::FaceDetector(const std::filesystem::path& cascade, DetectorOptions
     throw Error(fmt::format("face cascade {} could not be loaded", cascade.string()));
 }
 
-std::vector<FaceBox> FaceDetector::detect(const cv::Mat& image, bool crop_fallback) const {
+std::vector<FaceBox> CascadeDetector::detect(const cv::Mat& image, bool crop_fallback) const {
   if (image.empty()) return {};
   cv::Mat grey;
   if (image.channels() == 3) cv::cvtColor(image, grey, cv::COLOR_RGB2GRAY);
@@ -57,10 +57,14 @@ std::vector<FaceBox> FaceDetector::detect(const cv::Mat& image, bool crop_fallba
     if (!overlaps) kept.push_back(f);
   }
   std::stable_sort(kept.begin(), kept.end(), [](auto& a, auto& b) { return a.box.area() > b.box.area(); });
-  if (kept.empty() && crop_fallback && longer <= options_.crop_max_side &&
-      4 * std::min(image.cols, image.rows) >= 3 * longer)
+  if (kept.empty() && crop_fallback && taken_as_crop(image, options_))
     kept.push_back({cv::Rect(0, 0, image.cols, image.rows), 0, true});
   return kept;
+}
+
+bool taken_as_crop(const cv::Mat& image, const DetectorOptions& options) {
+  const int longer = std::max(image.cols, image.rows);
+  return !image.empty() && longer <= options.crop_max_side && 4 * std::min(image.cols, image.rows) >= 3 * longer;
 }
 
 cv::Mat crop_with_margin(const cv::Mat& image, const cv::Rect& box, double margin) {

@@ -1,8 +1,10 @@
 #pragma once
-// Finding faces in a photo (an OpenCV cascade from Debian's opencv-data) and cutting them out
-// with the margin an expression model needs. No torch here.
+// Finding faces in a photo and cutting them out with the margin an expression model needs. The
+// detectors share one interface: an OpenCV cascade from Debian's opencv-data, here, and the CNN
+// detector (models/face_detector.h, `--detector cnn`). No torch here.
 #include <filesystem>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -18,6 +20,7 @@ inline const std::filesystem::path kDefaultCascade =
     "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml";
 
 struct DetectorOptions {
+  std::string kind = "lbp";  // "lbp": the cascade below; "cnn": models::CnnDetector
   // Detection runs on a copy whose longer side is at most this: the cascade's cost grows with the pixel
   // count, and faces that matter in a post are rarely under an eighth of the picture's shorter side.
   int detect_side = 480;
@@ -36,17 +39,31 @@ struct FaceBox {
   cv::Rect box;             // in the input image's pixels
   int neighbors = 0;        // how many raw detections agreed (the cascade's confidence)
   bool whole_image = false;  // the image was taken as a face crop
+  double score = 0;          // the CNN detector's confidence
 };
 
+// What finds faces.
 class FaceDetector {
  public:
-  // Throws emopost::Error when the cascade file is missing or unreadable.
-  explicit FaceDetector(const std::filesystem::path& cascade = kDefaultCascade, DetectorOptions options = {});
+  virtual ~FaceDetector() = default;
+  // Faces in an 8-bit RGB (or grey) image, largest first, in its pixels. With `crop_fallback`, a
+  // small square-ish image with no detection is returned as one face.
+  virtual std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const = 0;
+  virtual const DetectorOptions& options() const = 0;
+};
 
-  // Faces in an 8-bit RGB (or grey) image, largest first; of overlapping boxes the better supported one is kept.
-  // With `crop_fallback`, a small square-ish image with no detection is returned as one face.
-  std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const;
-  const DetectorOptions& options() const { return options_; }
+// Whether a picture with no face found is taken whole as a face crop: detectors miss faces that
+// fill the frame, and users do upload crops.
+bool taken_as_crop(const cv::Mat& image, const DetectorOptions& options);
+
+// OpenCV's cascade (LBP by default).
+class CascadeDetector : public FaceDetector {
+ public:
+  // Throws emopost::Error when the cascade file is missing or unreadable.
+  explicit CascadeDetector(const std::filesystem::path& cascade = kDefaultCascade, DetectorOptions options = {});
+  // Of overlapping boxes the better supported one is kept.
+  std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const override;
+  const DetectorOptions& options() const override { return options_; }
 
  private:
   mutable std::mutex mutex_;  // CascadeClassifier is not safe to share between threads
