@@ -87,6 +87,23 @@ TEST(Predictor, GroupPhotoReportsEveryFaceWithWeights) {
   EXPECT_EQ(p.fused, *p.image);  // one modality: it passes through
 }
 
+// The CNN detector (--detector cnn) finds the faces the cascade misses: group1's two turned faces.
+TEST(Predictor, TheCnnDetectorIsChosenByKind) {
+  PredictorOptions o;
+  o.models_dir = kRoot / "models";
+  o.detector.kind = "cnn";
+  const Predictor cnn(o);
+  EXPECT_EQ(predictor().predict({"", std::nullopt, photo("photos/group1.jpg")}).faces.size(), 1u);
+  const auto p = cnn.predict({"", std::nullopt, photo("photos/group1.jpg")});
+  EXPECT_EQ(p.faces.size(), 3u);
+  for (const auto& f : p.faces) EXPECT_EQ(f.box & cv::Rect(0, 0, p.image_width, p.image_height), f.box);
+  o.detector.kind = "yolo";
+  expect_error_code([&] { Predictor bad(o); }, "invalid_field", "unknown face detector");
+  o.detector.kind = "cnn";
+  o.detector_model = "/nonexistent";
+  expect_error_code([&] { Predictor bad(o); }, "bad_model", "/nonexistent");
+}
+
 // A big JPEG is decoded reduced for the faces, but its boxes come back in its own pixels.
 TEST(Predictor, BoxesOfAReducedDecodeAreInThePicturesPixels) {
   const std::string bytes = photo("photos/group6.jpg");
