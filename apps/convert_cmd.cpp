@@ -1,4 +1,5 @@
-// `convert-detector`: face-api's tfjs Tiny Face Detector weights to a model folder (models/detector).
+// `convert-detector`: face-api's tfjs weights (the Tiny Face Detector, or its tiny 68-point landmark
+// net) to a model folder (models/detector, models/landmarks).
 #include <spdlog/spdlog.h>
 
 #include "command.h"
@@ -8,17 +9,23 @@ namespace emopost::app {
 
 void add_convert_command(CLI::App& app, Commands& out) {
   struct Options {
-    std::filesystem::path manifest, out = "models/detector";
+    std::filesystem::path manifest, out;
+    std::string net = "detector";
   };
   auto c = std::make_shared<Options>();
   auto* s = app.add_subcommand("convert-detector",
-                               "Convert face-api's Tiny Face Detector (tfjs weights) to a model folder");
-  s->add_option("--tfjs", c->manifest, "tiny_face_detector_model-weights_manifest.json (its shard beside it)")
+                               "Convert face-api's Tiny Face Detector or landmark net (tfjs weights) to a model folder");
+  s->add_option("--tfjs", c->manifest,
+                "tiny_face_detector_model- or face_landmark_68_tiny_model-weights_manifest.json (its shard beside it)")
       ->required()->check(CLI::ExistingFile);
-  s->add_option("--out", c->out, "Model folder to write (config.json, model.safetensors)")->capture_default_str();
+  s->add_option("--net", c->net, "Which net the weights are")->capture_default_str()
+      ->check(CLI::IsMember({"detector", "landmarks"}));
+  s->add_option("--out", c->out, "Model folder to write (default models/detector or models/landmarks)");
   s->footer("The weights come from npm @vladmandic/face-api (MIT), model/: `npm pack @vladmandic/face-api@1.7.15`.");
   out.push_back({s, [c] {
-                   models::convert_tiny_face_detector(c->manifest, c->out);
+                   if (c->out.empty()) c->out = "models/" + c->net;
+                   if (c->net == "detector") models::convert_tiny_face_detector(c->manifest, c->out);
+                   else models::convert_face_landmarks_tiny(c->manifest, c->out);
                    spdlog::info("wrote {}", c->out.string());
                    return 0;
                  }});

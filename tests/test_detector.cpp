@@ -198,3 +198,48 @@ TEST(CnnDetector, NoFaceAbstainsAndSmallCropsAreTakenWhole) {
   EXPECT_TRUE(small[0].whole_image);
   EXPECT_EQ(cnn.detect(cv::Mat(40, 40, CV_8UC1, cv::Scalar(90))).size(), 1u);  // grey pictures too
 }
+
+// The tiny 68-point landmark net against face-api's own run: for every face the package found at
+// 416, the same crop, and each of the 68 points within 0.05 pixels of the package's.
+TEST(Landmarks, MatchFaceApiOnEveryGoldenFace) {
+  const auto landmarker = models::FaceLandmarker::load(kRoot / "models/landmarks");
+  const auto goldens = read_json_file(kData / "goldens.json");
+  size_t faces = 0;
+  double worst = 0;
+  for (const auto& photo : goldens["photos"]) {
+    const auto rgb = read_rgb(kData / photo["file"].get<std::string>());
+    for (const auto& face : photo["runs"][0]["faces"]) {
+      const auto b = face["box"], c = face["crop"];
+      const auto found = landmarker.detect(rgb, cv::Rect2d(b[0], b[1], b[2], b[3]));
+      EXPECT_EQ(found.crop, cv::Rect(c[0], c[1], c[2], c[3]));
+      for (size_t i = 0; i < 68; ++i) {
+        const cv::Point2d expected(face["landmarks"][i][0].get<double>() + found.crop.x,
+                                   face["landmarks"][i][1].get<double>() + found.crop.y);
+        worst = std::max(worst, cv::norm(found.points[i] - expected));
+      }
+      ++faces;
+    }
+  }
+  EXPECT_GE(faces, 15u);
+  EXPECT_LT(worst, 0.05);
+  std::printf("%zu faces x 68 landmarks: largest distance from face-api's %.2e pixels\n", faces, worst);
+}
+
+TEST(Landmarks, ConversionAndBadInput) {
+  const auto dir = scratch("landmarks");
+  models::convert_face_landmarks_tiny(kData / "tfjs/face_landmark_68_tiny_model-weights_manifest.json", dir);
+  const auto fresh = models::load_tensors(dir / "model.safetensors");
+  const auto shipped = models::load_tensors(kRoot / "models/landmarks/model.safetensors");
+  ASSERT_EQ(fresh.size(), shipped.size());
+  for (const auto& [name, t] : fresh) EXPECT_TRUE(torch::equal(t, shipped.at(name))) << name;
+  EXPECT_EQ(fresh.at("fc.weight").sizes(), (std::vector<int64_t>{136, 128}));  // TensorFlow's [in, out] turned
+  // The detector's weights are not the landmark net's.
+  expect_error_code([&] { models::convert_face_landmarks_tiny(kManifest, dir / "x"); }, "bad_model", "landmark net");
+  const auto landmarker = models::FaceLandmarker::load(kRoot / "models/landmarks");
+  const cv::Mat picture(100, 100, CV_8UC3, cv::Scalar(100, 100, 100));
+  expect_error_code([&] { landmarker.detect(picture, cv::Rect2d(150, 20, 30, 30)); }, "bad_image", "outside");
+  const auto edge = landmarker.detect(picture, cv::Rect2d(-20, 80, 50, 50));  // clamped, never out of bounds
+  EXPECT_EQ(edge.crop, cv::Rect(0, 80, 30, 20));
+  expect_error_code([&] { models::FaceLandmarker::load(kRoot / "models/detector"); }, "bad_model", "face_landmark_68_tiny");
+  fs::remove_all(dir);
+}

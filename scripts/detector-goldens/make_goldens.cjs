@@ -1,8 +1,11 @@
-// Golden outputs of face-api's Tiny Face Detector for emopost's parity test (tests/test_detector.cpp).
+// Golden outputs of face-api's Tiny Face Detector and its tiny 68-point landmark net for emopost's
+// parity test (tests/test_detector.cpp).
 // It runs the npm package itself, on the pure-JavaScript tfjs CPU backend, over the sample photos:
 // each photo is decoded (jpeg-js), scaled to PHOTO_WIDTH, saved as PNG (lossless, so the C++ test
 // reads the very same pixels), and run through the detector at two input sizes. The boxes, scores
-// and the raw 13x13 output of the first photo go to goldens.json.
+// and the raw 13x13 output of the first photo go to goldens.json; at input size 416, so do each
+// face's crop (the box clipped and floored, as face-api cuts it) and its 68 landmarks in the crop's
+// pixels (face-api's `unshiftedLandmarks`).
 //   cd scripts/detector-goldens && npm ci && node make_goldens.cjs
 const fs = require('fs');
 const path = require('path');
@@ -20,10 +23,13 @@ const photos = ['group1.jpg', 'group3.jpg', 'group5.jpg', 'group6.jpg', 'no_face
   await tf.setBackend('cpu');
   await tf.ready();
   const modelDir = path.join(__dirname, 'node_modules/@vladmandic/face-api/model');
-  const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'tiny_face_detector_model-weights_manifest.json')));
-  const bin = fs.readFileSync(path.join(modelDir, manifest[0].paths[0]));
-  await faceapi.nets.tinyFaceDetector.loadFromWeightMap(
-    tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length), manifest[0].weights));
+  const load = async (net, name) => {
+    const m = JSON.parse(fs.readFileSync(path.join(modelDir, `${name}-weights_manifest.json`)));
+    const b = fs.readFileSync(path.join(modelDir, m[0].paths[0]));
+    await net.loadFromWeightMap(tf.io.decodeWeights(b.buffer.slice(b.byteOffset, b.byteOffset + b.length), m[0].weights));
+  };
+  await load(faceapi.nets.tinyFaceDetector, 'tiny_face_detector_model');
+  await load(faceapi.nets.faceLandmark68TinyNet, 'face_landmark_68_tiny_model');
 
   const goldens = { package: '@vladmandic/face-api@1.7.15', backend: tf.getBackend(), tfjs: tf.version.tfjs, photos: [] };
   for (const name of photos) {
@@ -45,11 +51,16 @@ const photos = ['group1.jpg', 'group3.jpg', 'group5.jpg', 'group6.jpg', 'no_face
     for (const inputSize of [416, 320]) {
       const options = new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: 0.3 });
       const dets = await faceapi.detectAllFaces(small, options);
-      entry.runs.push({
-        input_size: inputSize,
-        score_threshold: 0.3,
-        faces: dets.map((d) => ({ score: d.score, box: [d.box.x, d.box.y, d.box.width, d.box.height] })),
-      });
+      const faces = dets.map((d) => ({ score: d.score, box: [d.box.x, d.box.y, d.box.width, d.box.height] }));
+      if (inputSize === 416) {
+        const withLandmarks = await faceapi.detectAllFaces(small, options).withFaceLandmarks(true);
+        withLandmarks.forEach((r, i) => {
+          const crop = r.detection.box.clipAtImageBorders(PHOTO_WIDTH, height);
+          faces[i].crop = [crop.x, crop.y, crop.width, crop.height];
+          faces[i].landmarks = r.unshiftedLandmarks.positions.map((p) => [p.x, p.y]);
+        });
+      }
+      entry.runs.push({ input_size: inputSize, score_threshold: 0.3, faces });
     }
     if (goldens.photos.length === 0) {  // the raw output grid, NHWC, before any decoding
       const input = await faceapi.nets.tinyFaceDetector.forward(small, 416);

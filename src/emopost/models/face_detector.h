@@ -68,6 +68,31 @@ class CnnDetector : public vision::FaceDetector {
   vision::DetectorOptions options_;
 };
 
+// face-api's tiny 68-point landmark net: three dense blocks of separable convolutions and a dense
+// layer over a 112-pixel input, converted from its tfjs weights to models/landmarks/.
+struct FaceLandmarks {
+  cv::Rect crop;                       // what was read: the face box clipped and floored, as face-api cuts it
+  std::array<cv::Point2d, 68> points;  // in the picture's own pixels, in the iBUG 300-W order
+};
+
+class FaceLandmarker {
+ public:
+  static FaceLandmarker load(const std::filesystem::path& dir);  // throws emopost::Error (bad_model)
+  ~FaceLandmarker();
+  FaceLandmarker(FaceLandmarker&&) noexcept;
+  FaceLandmarker& operator=(FaceLandmarker&&) noexcept;
+  // The landmarks of the face in `box` (a detector's box) of an 8-bit RGB picture. Throws
+  // emopost::Error (bad_image) when the box lies outside the picture.
+  FaceLandmarks detect(const cv::Mat& rgb, const cv::Rect2d& box) const;
+
+ private:
+  FaceLandmarker();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+void convert_face_landmarks_tiny(const std::filesystem::path& manifest, const std::filesystem::path& out_dir);
+
 // face-api's tfjs weights (tiny_face_detector_model-weights_manifest.json and its shard) to a
 // model folder: model.safetensors under the names of models/names.h, in torch's layouts, and a
 // config.json with the package's anchors, mean and thresholds.

@@ -100,6 +100,25 @@ const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names
   return names;
 }
 
+const std::vector<std::pair<std::string, std::string>>& face_landmarks_tiny_names() {
+  static const auto names = [] {
+    std::vector<std::pair<std::string, std::string>> n{{"dense0/conv0/filters", "dense0.conv0.weight"},
+                                                       {"dense0/conv0/bias", "dense0.conv0.bias"}};
+    for (int b = 0; b < 3; ++b)
+      for (int k = b == 0 ? 1 : 0; k < 3; ++k) {
+        const auto t = "dense" + std::to_string(b) + "/conv" + std::to_string(k);
+        const auto o = "dense" + std::to_string(b) + ".conv" + std::to_string(k);
+        n.push_back({t + "/depthwise_filter", o + ".depthwise.weight"});
+        n.push_back({t + "/pointwise_filter", o + ".pointwise.weight"});
+        n.push_back({t + "/bias", o + ".bias"});
+      }
+    n.push_back({"fc/weights", "fc.weight"});
+    n.push_back({"fc/bias", "fc.bias"});
+    return n;
+  }();
+  return names;
+}
+
 const std::string& ArchitectureNames::name(const std::string& role) const {
   for (const auto* list : {&stem, &top})
     for (const auto& [r, n] : *list)

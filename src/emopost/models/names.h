@@ -49,5 +49,7 @@ std::optional<std::string> canonical_key(const std::string& key, const Architect
 // face-api's Tiny Face Detector: its tfjs weight names (TensorFlow layouts) and the names they
 // take in models/detector/model.safetensors (torch layouts).
 const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names();
+// face-api's tiny 68-point landmark net, likewise (models/landmarks/model.safetensors).
+const std::vector<std::pair<std::string, std::string>>& face_landmarks_tiny_names();
 
 }  // namespace emopost::models
