@@ -12,7 +12,7 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
     ModelChoice models;
     vision::DetectorOptions detector;
     predict::FaceStudyRequest request;
-    std::filesystem::path out;
+    std::filesystem::path out, framing;
   };
   auto o = std::make_shared<Options>();
   auto& r = o->request;
@@ -22,11 +22,22 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
   add_detector_options(cmd, o->detector);
   cmd->add_option("--data", r.data_root, "Data root holding faces/")->capture_default_str();
   cmd->add_option("--split", r.split, "FER2013 split: val (PublicTest) or test (PrivateTest)")->capture_default_str()
-      ->check(CLI::IsMember({"val", "test"}));
+      ->check(CLI::IsMember({"train", "val", "test"}));
   cmd->add_option("--photos", r.photos, "Folder of photos with faces.json giving each photo's face count");
   cmd->add_option("--limit", r.limit, "Use only N images");
   cmd->add_option("--out", o->out, "Also write the JSON here");
+  cmd->add_option("--framing", o->framing,
+                  "Instead: measure where FER2013's eyes sit (landmark net on --split, e.g. train) and write "
+                  "that framing here (models/landmarks/framing.json)");
   out.push_back({cmd, [o] {
+                   if (!o->framing.empty()) {
+                     const auto models = predictor_options(o->models).models_dir;
+                     auto j = predict::measure_face_framing(models / "landmarks", o->request.data_root,
+                                                            o->request.split, o->request.limit);
+                     write_json_file(o->framing, j);
+                     std::cout << j.dump(2) << "\n";
+                     return 0;
+                   }
                    auto options = predictor_options(o->models);
                    options.detector = o->detector;
                    predict::Predictor predictor(options);

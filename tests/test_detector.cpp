@@ -243,3 +243,19 @@ TEST(Landmarks, ConversionAndBadInput) {
   expect_error_code([&] { models::FaceLandmarker::load(kRoot / "models/detector"); }, "bad_model", "face_landmark_68_tiny");
   fs::remove_all(dir);
 }
+
+// With the landmark net and its framing, the CNN detector cuts each face aligned: 96 x 96, eyes
+// level where FER2013's sit; without them, the margin crop.
+TEST(CnnDetector, CutsFacesAlignedWhenItHasLandmarks) {
+  const models::CnnDetector plain(kRoot / "models/detector");
+  const models::CnnDetector aligned(kRoot / "models/detector", {}, kRoot / "models/landmarks");
+  const auto photo = vision::read_rgb(kRoot / "samples/photos/group3.jpg");
+  const auto faces = aligned.detect(photo);
+  ASSERT_GE(faces.size(), 3u);
+  for (const auto& f : faces) {
+    EXPECT_EQ(aligned.cut(photo, f, 0.1).size(), cv::Size(96, 96));
+    EXPECT_EQ(plain.cut(photo, f, 0.1).size(), vision::crop_with_margin(photo, f.box, 0.1).size());
+  }
+  const auto framing = vision::FaceFraming::load(kRoot / "models/landmarks/framing.json");
+  EXPECT_NEAR(framing.left_eye.y, framing.right_eye.y, 0.02);  // FER2013's eyes are level
+}

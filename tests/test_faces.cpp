@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
+#include <fstream>
+
+#include "emopost/vision/align.h"
 #include "emopost/vision/preprocess.h"
 #include "support.h"
 
@@ -104,4 +108,43 @@ TEST(Faces, CropsOfThinBoxesStayWithinThePicture) {
   cv::Mat photo(300, 400, CV_8UC1, cv::Scalar(7));
   auto face = emopost::vision::crop_with_margin(photo, cv::Rect(100, 100, 100, 100), 0.1);
   EXPECT_EQ(face.cols, 120);  // an ordinary face box is cut as before
+}
+
+// Aligned crops: eyes on a tilted line land level, where the framing puts them.
+TEST(Align, EyesLandWhereTheFramingPutsThem) {
+  cv::Mat picture(300, 400, CV_8UC3, cv::Scalar(0, 0, 0));
+  const cv::Point2d left(120, 180), right(220, 120);  // tilted by about 31 degrees
+  cv::circle(picture, left, 4, cv::Scalar(255, 0, 0), cv::FILLED);
+  cv::circle(picture, right, 4, cv::Scalar(0, 255, 0), cv::FILLED);
+  const emopost::vision::FaceFraming framing{{0.3, 0.37}, {0.67, 0.37}};
+  const auto out = emopost::vision::align_face(picture, {left, right}, framing, 96);
+  ASSERT_EQ(out.size(), cv::Size(96, 96));
+  auto centre_of = [&](int channel) {
+    cv::Mat plane;
+    cv::extractChannel(out, plane, channel);
+    const auto m = cv::moments(plane, false);
+    return cv::Point2d(m.m10 / m.m00, m.m01 / m.m00);
+  };
+  EXPECT_LT(cv::norm(centre_of(0) - cv::Point2d(0.3 * 96, 0.37 * 96)), 1.0);
+  EXPECT_LT(cv::norm(centre_of(1) - cv::Point2d(0.67 * 96, 0.37 * 96)), 1.0);
+  // The eyes come back in the picture's left-right order whichever landmarks are which.
+  std::array<cv::Point2d, 68> points{};
+  for (int i = 36; i < 42; ++i) points[i] = right;
+  for (int i = 42; i < 48; ++i) points[i] = left;
+  const auto eyes = emopost::vision::eye_centres(points);
+  EXPECT_LT(cv::norm(eyes[0] - left), 1e-9);
+  EXPECT_LT(cv::norm(eyes[1] - right), 1e-9);
+  EXPECT_THROW(emopost::vision::align_face(picture, {left, left}, framing, 96), emopost::Error);
+}
+
+TEST(Align, FramingFilesAreChecked) {
+  const auto dir = fs::temp_directory_path() / ("emopost_framing_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "ok.json") << R"({"left_eye": [0.3, 0.37], "right_eye": [0.67, 0.37]})";
+  EXPECT_DOUBLE_EQ(emopost::vision::FaceFraming::load(dir / "ok.json").right_eye.x, 0.67);
+  std::ofstream(dir / "swapped.json") << R"({"left_eye": [0.67, 0.37], "right_eye": [0.3, 0.37]})";
+  expect_error_code([&] { emopost::vision::FaceFraming::load(dir / "swapped.json"); }, "bad_model", "left one");
+  std::ofstream(dir / "partial.json") << R"({"left_eye": [0.3]})";
+  expect_error_code([&] { emopost::vision::FaceFraming::load(dir / "partial.json"); }, "bad_model", "partial.json");
+  fs::remove_all(dir);
 }

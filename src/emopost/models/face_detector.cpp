@@ -317,8 +317,21 @@ std::vector<Detection> TinyFaceDetector::detect(const cv::Mat& rgb, int input_si
   return faces;
 }
 
-CnnDetector::CnnDetector(const fs::path& dir, vision::DetectorOptions options)
-    : net_(TinyFaceDetector::load(dir)), options_(std::move(options)) {}
+CnnDetector::CnnDetector(const fs::path& dir, vision::DetectorOptions options, const fs::path& landmarks)
+    : net_(TinyFaceDetector::load(dir)), options_(std::move(options)) {
+  if (!landmarks.empty()) {
+    landmarker_.emplace(FaceLandmarker::load(landmarks));
+    framing_ = vision::FaceFraming::load(landmarks / "framing.json");
+  }
+}
+
+cv::Mat CnnDetector::cut(const cv::Mat& image, const vision::FaceBox& face, double margin) const {
+  if (!landmarker_) return vision::crop_with_margin(image, face.box, margin);
+  cv::Mat rgb = image;
+  if (image.channels() == 1) cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB);
+  const auto eyes = vision::eye_centres(landmarker_->detect(rgb, face.box).points);
+  return vision::align_face(image, eyes, framing_, kAlignedSide);
+}
 
 std::vector<vision::FaceBox> CnnDetector::detect(const cv::Mat& image, bool crop_fallback) const {
   if (image.empty()) return {};

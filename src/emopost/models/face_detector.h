@@ -7,11 +7,13 @@
 #include <array>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
 
+#include "emopost/vision/align.h"
 #include "emopost/vision/faces.h"
 
 namespace emopost::models {
@@ -50,24 +52,6 @@ class TinyFaceDetector {
   std::unique_ptr<Impl> impl_;
 };
 
-// The Tiny Face Detector behind emopost's face-detector interface (`--detector cnn`). Detectors
-// trained on scenes miss a face that fills the picture or is cut by its edges, the commonest
-// selfie; so when the picture itself shows no face, copies of it framed by a black border (as
-// face-api pads to a square) are searched too, and what they find is mapped back and clipped.
-class CnnDetector : public vision::FaceDetector {
- public:
-  // `dir`: a model folder as written by convert_tiny_face_detector.
-  CnnDetector(const std::filesystem::path& dir, vision::DetectorOptions options = {});
-  std::vector<vision::FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const override;
-  const vision::DetectorOptions& options() const override { return options_; }
-  // Borders tried, as fractions of the picture's longer side, when the picture itself shows no face.
-  static constexpr double kBorders[] = {0.3, 0.6, 1.0};
-
- private:
-  TinyFaceDetector net_;
-  vision::DetectorOptions options_;
-};
-
 // face-api's tiny 68-point landmark net: three dense blocks of separable convolutions and a dense
 // layer over a 112-pixel input, converted from its tfjs weights to models/landmarks/.
 struct FaceLandmarks {
@@ -89,6 +73,31 @@ class FaceLandmarker {
   FaceLandmarker();
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// The Tiny Face Detector behind emopost's face-detector interface (`--detector cnn`). Detectors
+// trained on scenes miss a face that fills the picture or is cut by its edges, the commonest
+// selfie; so when the picture itself shows no face, copies of it framed by a black border (as
+// face-api pads to a square) are searched too, and what they find is mapped back and clipped.
+class CnnDetector : public vision::FaceDetector {
+ public:
+  // `dir`: a model folder as written by convert_tiny_face_detector. With `landmarks` (a folder as
+  // written by convert_face_landmarks_tiny, holding framing.json), faces are cut aligned.
+  CnnDetector(const std::filesystem::path& dir, vision::DetectorOptions options = {},
+              const std::filesystem::path& landmarks = {});
+  std::vector<vision::FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const override;
+  // Aligned (eyes level, framed as FER2013's faces are) when there are landmarks; else the margin crop.
+  cv::Mat cut(const cv::Mat& image, const vision::FaceBox& face, double margin) const override;
+  static constexpr int kAlignedSide = 96;  // twice FER2013's 48 pixels
+  const vision::DetectorOptions& options() const override { return options_; }
+  // Borders tried, as fractions of the picture's longer side, when the picture itself shows no face.
+  static constexpr double kBorders[] = {0.3, 0.6, 1.0};
+
+ private:
+  TinyFaceDetector net_;
+  vision::DetectorOptions options_;
+  std::optional<FaceLandmarker> landmarker_;
+  vision::FaceFraming framing_;
 };
 
 void convert_face_landmarks_tiny(const std::filesystem::path& manifest, const std::filesystem::path& out_dir);

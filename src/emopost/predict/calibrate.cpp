@@ -12,6 +12,7 @@
 #include "emopost/data/datasets.h"
 #include "emopost/eval/scores.h"
 #include "emopost/io/hf_config.h"
+#include "emopost/models/face_detector.h"
 
 namespace emopost::predict {
 
@@ -177,7 +178,7 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
   data::take_evenly(faces, r.limit);
   const auto& detector = predictor.detector();
   std::vector<int> labels, detected_labels;
-  std::vector<cv::Mat> whole, whole_detected;
+  std::vector<cv::Mat> whole, whole_detected, cut_detected;
   std::vector<std::vector<cv::Mat>> by_margin(r.margins.size());
   double detect_ms = 0;
   size_t found_with_fallback = 0;  // as predict reads a picture: a small square crop stands for its face
@@ -194,6 +195,7 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
       if (!boxes.empty()) {
         detected_labels.push_back(f.label);
         whole_detected.push_back(img);
+        cut_detected.push_back(detector.cut(img, boxes.front(), 0.1));  // as predict cuts it (aligned with cnn)
         for (size_t m = 0; m < r.margins.size(); ++m)
           by_margin[m].push_back(vision::crop_with_margin(img, boxes.front().box, r.margins[m]));
       }
@@ -219,6 +221,7 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
       {"recall_with_crop_fallback", faces.empty() ? 0.0 : double(found_with_fallback) / double(faces.size())},
       {"whole_image_all", accuracy(whole, labels)},
       {"whole_image_on_detected", accuracy(whole_detected, detected_labels)},
+      {"cut_as_predict_on_detected", accuracy(cut_detected, detected_labels)},
       {"crop_by_margin_on_detected", margins}};
   if (!r.photos.empty()) {
     auto expected = read_json_file(r.photos / "faces.json");
@@ -238,6 +241,38 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
     out["photo_recall_upper_bound"] = want ? double(found) / double(want) : 0.0;
   }
   return out;
+}
+
+nlohmann::json measure_face_framing(const fs::path& landmarks, const fs::path& data_root, const std::string& split,
+                                    size_t limit) {
+  const auto net = models::FaceLandmarker::load(landmarks);
+  auto faces = data::read_fer2013(data_root, split);
+  data::take_evenly(faces, limit);
+  if (faces.empty()) throw Error(fmt::format("no FER2013 {} images under {}", split, data_root.string()), Errc::invalid_input);
+  std::array<std::vector<double>, 4> coords;  // left x, left y, right x, right y
+  {
+    ProgressBar bar(faces.size(), "framing " + split, "img");
+    for (const auto& f : faces) {
+      const cv::Mat img = vision::read_rgb(f.path);
+      const auto eyes = vision::eye_centres(net.detect(img, cv::Rect2d(0, 0, img.cols, img.rows)).points);
+      coords[0].push_back(eyes[0].x / img.cols), coords[1].push_back(eyes[0].y / img.rows);
+      coords[2].push_back(eyes[1].x / img.cols), coords[3].push_back(eyes[1].y / img.rows);
+      bar.update(1);
+    }
+    bar.finish();
+  }
+  auto quantile = [](std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[size_t(q * double(v.size() - 1) + 0.5)];
+  };
+  auto point = [&](int k, double q) { return nlohmann::json::array({quantile(coords[k], q), quantile(coords[k + 1], q)}); };
+  return {{"left_eye", point(0, 0.5)},
+          {"right_eye", point(2, 0.5)},
+          {"left_eye_q25_q75", {point(0, 0.25), point(0, 0.75)}},
+          {"right_eye_q25_q75", {point(2, 0.25), point(2, 0.75)}},
+          {"measured_on", fmt::format("FER2013 {} ({} images), the landmark net on each whole 48x48 image", split,
+                                      faces.size())},
+          {"command", fmt::format("emopost study-faces --framing FILE --split {} --limit {}", split, limit)}};
 }
 
 }  // namespace emopost::predict

@@ -44,4 +44,11 @@ struct FaceStudyRequest {
 // Detector recall on FER2013 images and on sample photos, and face-model accuracy by crop margin.
 nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& request);
 
+// Where the eyes of FER2013's faces sit in its 48x48 frame: the landmark net (a folder as in
+// models/landmarks) on each whole image of `split` ("train"; `limit` images spread evenly, 0 = all),
+// the median of each eye centre's coordinates, as fractions of the side. The framing.json that
+// aligned crops follow (vision::FaceFraming), with the spread and the command's inputs.
+nlohmann::json measure_face_framing(const std::filesystem::path& landmarks, const std::filesystem::path& data_root,
+                                    const std::string& split, size_t limit);
+
 }  // namespace emopost::predict

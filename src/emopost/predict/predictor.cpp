@@ -115,8 +115,12 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
     m.text->model->quantize_int8();
     m.face->model.quantize_int8();
   }
-  if (m.opt.detector.kind == "cnn")
-    m.detector = std::make_unique<models::CnnDetector>(or_default(m.opt.detector_model, "detector"), m.opt.detector);
+  if (m.opt.detector.kind == "cnn") {
+    // Faces are cut aligned where the landmark net and its measured framing are there.
+    const fs::path landmarks = or_default(m.opt.landmarks_model, "landmarks");
+    m.detector = std::make_unique<models::CnnDetector>(or_default(m.opt.detector_model, "detector"), m.opt.detector,
+                                                       fs::exists(landmarks / "framing.json") ? landmarks : fs::path());
+  }
   else if (m.opt.detector.kind == "lbp")
     m.detector = std::make_unique<vision::CascadeDetector>(m.opt.cascade, m.opt.detector);
   else

@@ -27,7 +27,8 @@ struct PredictorOptions {
   std::filesystem::path text_model, face_model, fusion_file;
   std::filesystem::path cldr_dir = text::kCldrAnnotationsDir;
   std::filesystem::path cascade = vision::kDefaultCascade;  // detector.kind "lbp"
-  std::filesystem::path detector_model;  // detector.kind "cnn"; empty: models_dir/detector
+  std::filesystem::path detector_model;   // detector.kind "cnn"; empty: models_dir/detector
+  std::filesystem::path landmarks_model;  // with it, "cnn" cuts faces aligned; empty: models_dir/landmarks
   vision::DetectorOptions detector;
   vision::DecodeLimits decode;
   // Big JPEGs are decoded at 1/2, 1/4 or 1/8 size while their longer side stays at least this

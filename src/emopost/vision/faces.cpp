@@ -62,6 +62,10 @@ std::vector<FaceBox> CascadeDetector::detect(const cv::Mat& image, bool crop_fal
   return kept;
 }
 
+cv::Mat FaceDetector::cut(const cv::Mat& image, const FaceBox& face, double margin) const {
+  return crop_with_margin(image, face.box, margin);
+}
+
 bool taken_as_crop(const cv::Mat& image, const DetectorOptions& options) {
   const int longer = std::max(image.cols, image.rows);
   return !image.empty() && longer <= options.crop_max_side && 4 * std::min(image.cols, image.rows) >= 3 * longer;
@@ -89,7 +93,7 @@ FacesInPicture find_faces(const ScaledImage& picture, const FaceDetector& detect
   out.boxes = detector.detect(picture.pixels);
   const double k = 1.0 / picture.scale;
   for (auto& f : out.boxes) {
-    out.crops.push_back(f.whole_image ? picture.pixels : crop_with_margin(picture.pixels, f.box, margin));
+    out.crops.push_back(f.whole_image ? picture.pixels : detector.cut(picture.pixels, f, margin));
     f.box = cv::Rect(int(std::lround(f.box.x * k)), int(std::lround(f.box.y * k)), int(std::lround(f.box.width * k)),
                      int(std::lround(f.box.height * k))) &
             cv::Rect({0, 0}, picture.full);

@@ -50,6 +50,8 @@ class FaceDetector {
   // small square-ish image with no detection is returned as one face.
   virtual std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const = 0;
   virtual const DetectorOptions& options() const = 0;
+  // A found face cut out for the face model: by default its box grown by `margin` (crop_with_margin).
+  virtual cv::Mat cut(const cv::Mat& image, const FaceBox& face, double margin) const;
 };
 
 // Whether a picture with no face found is taken whole as a face crop: detectors miss faces that
