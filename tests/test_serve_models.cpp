@@ -30,15 +30,9 @@ class ServeModelsTest : public ::testing::Test {
     ASSERT_TRUE(server_->ready());
   }
   static void TearDownTestSuite() { delete server_; }
-  static httplib::Client client() {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60);
-    return c;
-  }
+  static httplib::Client client() { return http_client(port_); }
   static void expect_error(const httplib::Result& r, int status, const std::string& code) {
-    ASSERT_TRUE(r) << "no response";
-    EXPECT_EQ(r->status, status) << r->body;
-    EXPECT_EQ(json::parse(r->body)["error"]["code"], code) << r->body;
+    expect_http_error(r, status, code);
   }
   static std::string photo() { return read_bytes(kRoot / "samples/face_happy.jpg"); }
 

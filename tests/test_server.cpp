@@ -44,18 +44,9 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->ready());
   }
   static void TearDownTestSuite() { delete server_; }
-  static httplib::Client client() {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60);
-    return c;
-  }
+  static httplib::Client client() { return http_client(port_); }
   static void expect_error(const httplib::Result& r, int status, const std::string& code) {
-    ASSERT_TRUE(r) << "no response";
-    EXPECT_EQ(r->status, status) << r->body;
-    auto j = json::parse(r->body);
-    EXPECT_EQ(j["error"]["code"], code) << r->body;
-    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
-    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+    expect_http_error(r, status, code);
   }
   static std::string photo() { return read_bytes(kRoot / "samples/face_happy.jpg"); }
 
@@ -206,64 +197,58 @@ TEST_F(ServerTest, BodyCapHoldsForChunkedAndCompressedBodies) {
   EXPECT_EQ(c.Get("/healthz")->status, 200);
 }
 
-// A client that trickles its body is cut off at the body deadline (1.5 s here), freeing its thread.
-// Raw socket: the client stops writing as soon as the answer is there, and then reads it.
-TEST_F(ServerTest, SlowBodiesAreCutOffAtTheDeadline) {
+namespace {
+// A raw client that sends `head`, then `byte` every 100 ms (for at most 10 s) until the server
+// answers; it stops writing as soon as the answer is there, then reads it until the server closes.
+struct Trickled {
+  std::string answer;
+  std::chrono::steady_clock::duration waited;
+};
+Trickled trickle(int port, const std::string& head, char byte) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+  EXPECT_GE(fd, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port_));
+  addr.sin_port = htons(uint16_t(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Content-Length: 100\r\n\r\n";
-  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 100; ++i) {  // a byte every 100 ms: 10 s for the body
+  for (int i = 0; i < 100; ++i) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 100) > 0) break;  // answered
-    if (send(fd, " ", 1, MSG_NOSIGNAL) != 1) break;
+    if (send(fd, &byte, 1, MSG_NOSIGNAL) != 1) break;
   }
-  const auto waited = std::chrono::steady_clock::now() - start;
-  std::string answer;
+  Trickled out{"", std::chrono::steady_clock::now() - start};
   char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, size_t(n));  // until closed
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) out.answer.append(buf, size_t(n));
   close(fd);
-  EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
-  EXPECT_NE(answer.find("slow_request"), std::string::npos) << answer;
-  EXPECT_LT(waited, std::chrono::milliseconds(3500));
+  return out;
+}
+}  // namespace
+
+// A client that trickles its body is cut off at the body deadline (1.5 s here), freeing its thread.
+TEST_F(ServerTest, SlowBodiesAreCutOffAtTheDeadline) {
+  const auto t = trickle(port_,
+                         "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 100\r\n\r\n",
+                         ' ');  // 10 s for the body
+  EXPECT_EQ(t.answer.rfind("HTTP/1.1 408", 0), 0u) << t.answer;
+  EXPECT_NE(t.answer.find("slow_request"), std::string::npos) << t.answer;
+  EXPECT_LT(t.waited, std::chrono::milliseconds(3500));
 }
 
 // A client that trickles its request line and headers is cut off at the header deadline (1.5 s
 // here); httplib alone bounded only each read, so a byte every few seconds held a thread forever.
 TEST_F(ServerTest, SlowHeadersAreCutOffAtTheDeadline) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
-  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 100; ++i) {  // a header byte every 100 ms: the headers would never end
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 100) > 0) break;  // answered
-    if (send(fd, "X", 1, MSG_NOSIGNAL) != 1) break;
-  }
-  const auto waited = std::chrono::steady_clock::now() - start;
-  std::string answer;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, size_t(n));
-  close(fd);
-  EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
-  EXPECT_NE(answer.find("slow_request"), std::string::npos) << answer;
-  EXPECT_GT(waited, std::chrono::milliseconds(1000));
-  EXPECT_LT(waited, std::chrono::milliseconds(3500));
+  const auto t = trickle(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 'X');  // the headers never end
+  EXPECT_EQ(t.answer.rfind("HTTP/1.1 408", 0), 0u) << t.answer;
+  EXPECT_NE(t.answer.find("slow_request"), std::string::npos) << t.answer;
+  EXPECT_GT(t.waited, std::chrono::milliseconds(1000));
+  EXPECT_LT(t.waited, std::chrono::milliseconds(3500));
   EXPECT_EQ(client().Get("/healthz")->status, 200);
 }
+
 
 // A wrongly typed field is the client's fault: a 400 naming the field, never a 500.
 TEST_F(ServerTest, WronglyTypedFieldsAre400NotInternalErrors) {
