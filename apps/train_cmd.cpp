@@ -69,6 +69,11 @@ Command eval_command(CLI::App& app) {
   cmd->add_flag("--bf16", r.bf16, "Run the model in bf16 autocast");
   cmd->add_flag("--int8", r.int8, "Run the transformer linears in dynamic int8");
   cmd->add_flag("--mirror", r.mirror, "Image models: average each face with its mirror image, as `predict` does");
+  cmd->add_option("--detector", r.faces.detector,
+                  "Image models: read each face through this detector (cnn or lbp) and cut it as `predict` does;\n"
+                  "faces with none found are read whole. Faces read are cached under --face-cache")
+      ->check(CLI::IsMember({"cnn", "lbp"}));
+  cmd->add_option("--face-cache", r.faces.cache, "Folder for faces read through a detector")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   cmd->add_flag("--json", o->json, "Print JSON instead of Markdown");
   cmd->add_option("--predictions", o->predictions,

@@ -16,6 +16,8 @@
 #include "emopost/train/tune.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
+#include "emopost/data/datasets.h"
+#include "emopost/train/face_reading.h"
 #include "support.h"
 
 namespace fs = std::filesystem;
@@ -220,6 +222,50 @@ TEST(Train, ResNetSmokeRunResumesWithBatchNormState) {
                              .data_root = c.data_root, .split = "test"});
   EXPECT_EQ(out.json["pooled"]["total"], 14);
   fs::remove_all(c.output_dir);
+}
+
+// Faces read through the CNN detector as predict reads pictures, cached; photo damage and mixup in training.
+TEST(Train, FacesReadThroughTheDetectorAreCachedAndTrainWithMixup) {
+  auto c = smoke("image");
+  c.model_config = {{"model_type", "resnet"}, {"num_channels", 1}, {"embedding_size", 8},
+                    {"hidden_sizes", {8, 16}}, {"depths", {1, 1}}, {"layer_type", "basic"}};
+  c.image_size = 40;
+  c.epochs = 1;
+  c.photo_augment = true;
+  c.mixup = 0.4;
+  c.face_detector = "cnn";
+  c.detector_model = kRoot / "models/detector";
+  c.landmarks_model = kRoot / "models/landmarks";
+  c.face_cache = c.output_dir.string() + "-cache";
+  fs::remove_all(c.face_cache);
+  auto result = fit(c, false);
+  EXPECT_EQ(result.epochs_run, 1);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(c.face_cache))
+    if (e.is_regular_file()) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 2u);  // train and val, under one key
+  EXPECT_EQ(files[0].parent_path().filename().string().rfind("cnn-", 0), 0u);
+
+  // Evaluation reads the same faces from the cache; a damaged cache is read again, not trusted.
+  FaceReading how{.detector = "cnn", .detector_model = c.detector_model, .landmarks_model = c.landmarks_model,
+                  .cache = c.face_cache};
+  auto examples = data::read_fer2013(c.data_root, "val");
+  auto first = read_faces(examples, 1, how, "val");
+  const fs::path val_file = files[0].filename() == "val.bin" ? files[0] : files[1];
+  fs::resize_file(val_file, fs::file_size(val_file) / 2);
+  auto again = read_faces(examples, 1, how, "val");
+  ASSERT_EQ(first.size(), again.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(cv::norm(first[i], again[i], cv::NORM_INF), 0.0) << i;
+  // Cut aligned faces are 96 pixels; the 48-pixel ones are the pictures in which no face was found.
+  EXPECT_TRUE(std::any_of(first.begin(), first.end(), [](const cv::Mat& m) { return m.cols == 96; }));
+  auto out = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = c.data_root,
+                             .split = "val", .faces = how});
+  EXPECT_EQ(out.json["face_detector"], "cnn");
+
+  c.face_detector = "mtcnn";
+  expect_error([&] { TrainConfig::from_json(c.to_json(), "mtcnn.json"); }, "\"face_detector\" must be");
+  fs::remove_all(c.output_dir);
+  fs::remove_all(c.face_cache);
 }
 
 // The published checkpoints are too slow to fine-tune here, so a checkpoint with their exact names

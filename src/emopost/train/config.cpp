@@ -30,7 +30,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (!j.is_object()) throw Error(origin.string() + ": a training config must be a JSON object");
   TrainConfig c;
   std::set<std::string> seen;
-  std::string output_dir, data_root, init_from, vocab;
+  std::string output_dir, data_root, init_from, vocab, detector_model, landmarks_model, face_cache;
   take(j, "task", c.task, seen, origin);
   take(j, "output_dir", output_dir, seen, origin);
   take(j, "data_root", data_root, seen, origin);
@@ -44,6 +44,12 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "image_mean", c.image_mean, seen, origin);
   take(j, "image_std", c.image_std, seen, origin);
   take(j, "augment", c.augment, seen, origin);
+  take(j, "photo_augment", c.photo_augment, seen, origin);
+  take(j, "mixup", c.mixup, seen, origin);
+  take(j, "face_detector", c.face_detector, seen, origin);
+  take(j, "detector_model", detector_model, seen, origin);
+  take(j, "landmarks_model", landmarks_model, seen, origin);
+  take(j, "face_cache", face_cache, seen, origin);
   take(j, "epochs", c.epochs, seen, origin);
   take(j, "batch_size", c.batch_size, seen, origin);
   take(j, "eval_batch_size", c.eval_batch_size, seen, origin);
@@ -67,6 +73,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (!data_root.empty()) c.data_root = data_root;
   c.init_from = init_from;
   if (!vocab.empty()) c.vocab = vocab;
+  if (!detector_model.empty()) c.detector_model = detector_model;
+  if (!landmarks_model.empty()) c.landmarks_model = landmarks_model;
+  if (!face_cache.empty()) c.face_cache = face_cache;
 
   auto fail = [&](const std::string& what) { throw Error(origin.string() + ": " + what); };
   if (c.task != "text" && c.task != "image") fail("\"task\" must be \"text\" or \"image\"");
@@ -78,6 +87,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (c.class_weights != "none" && c.class_weights != "inverse" && c.class_weights != "sqrt_inverse")
     fail("\"class_weights\" must be \"none\", \"inverse\" or \"sqrt_inverse\"");
   if (c.save_dtype != "float32" && c.save_dtype != "float16") fail("\"save_dtype\" must be \"float32\" or \"float16\"");
+  if (!c.face_detector.empty() && c.face_detector != "cnn" && c.face_detector != "lbp")
+    fail("\"face_detector\" must be \"\" (faces as they are), \"cnn\" or \"lbp\"");
+  if (c.mixup < 0) fail("\"mixup\" must be 0 (off) or positive");
   if (c.image_channels != 1 && c.image_channels != 3) fail("\"image_channels\" must be 1 or 3");
   if (c.image_size != 0 && c.image_size < 32) fail("\"image_size\" must be 0 (the model's) or at least 32");
   if (c.image_mean.size() != static_cast<size_t>(c.image_channels) ||
@@ -104,6 +116,12 @@ nlohmann::json TrainConfig::to_json() const {
           {"image_mean", image_mean},
           {"image_std", image_std},
           {"augment", augment},
+          {"photo_augment", photo_augment},
+          {"mixup", mixup},
+          {"face_detector", face_detector},
+          {"detector_model", detector_model.string()},
+          {"landmarks_model", landmarks_model.string()},
+          {"face_cache", face_cache.string()},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"eval_batch_size", eval_batch_size},

@@ -26,6 +26,14 @@ struct TrainConfig {
   int image_size = 0;  // faces are resized to this side; 0 = the model's own (ViT's image_size)
   std::vector<double> image_mean{0.5}, image_std{0.5};
   bool augment = true;
+  bool photo_augment = false;  // also blur, downscale, JPEG, gamma and cutout (vision::AugmentOptions::for_photos)
+  double mixup = 0;            // > 0: mix pairs of faces and their labels, weight ~ Beta(mixup, mixup)
+  // How faces are read: "" as they are; "cnn" or "lbp" through that detector, as `predict --detector`
+  // reads pictures (the CNN cuts them aligned by models/landmarks). The faces read are cached in
+  // face_cache, under a key of the detector's files.
+  std::string face_detector;
+  std::filesystem::path detector_model = "models/detector", landmarks_model = "models/landmarks";
+  std::filesystem::path face_cache = "runs/face-cache";
 
   int epochs = 10;
   int batch_size = 32;

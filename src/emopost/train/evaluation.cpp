@@ -10,7 +10,7 @@
 namespace emopost::train {
 
 EvalOutput run_evaluation(const EvalRequest& r) {
-  auto task = load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit);
+  auto task = load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, r.faces);
   if (r.int8) task->quantize_int8();
   task->set_mirror_average(r.mirror);
   auto ev = evaluate(*task, r.split, r.batch_size, r.bf16, "eval " + r.split);
@@ -19,6 +19,7 @@ EvalOutput run_evaluation(const EvalRequest& r) {
 
   EvalOutput out;
   out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", r.split}, {"int8", r.int8}, {"mirror", r.mirror},
+              {"face_detector", r.faces.detector},
               {"loss", ev.loss}, {"examples_per_second", ev.examples_per_second},
               {"pooled", ev.report.to_json(labels)}};
   out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",

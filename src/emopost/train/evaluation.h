@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emopost/train/face_reading.h"
+
 namespace emopost::train {
 
 struct EvalRequest {
@@ -20,6 +22,7 @@ struct EvalRequest {
   bool int8 = false;  // dynamic int8 linears (models/int8.h)
   bool mirror = false;  // image models: average with the mirror image (as the predictor does)
   size_t limit = 0;
+  FaceReading faces;  // image models: through a detector, as `predict --detector` reads pictures
 };
 
 struct EvalOutput {

@@ -1,13 +1,13 @@
 #include "emopost/train/tasks.h"
 
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
-#include "emopost/core/progress.h"
 #include "emopost/data/datasets.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
@@ -114,21 +114,16 @@ class TextTask : public Task {
 
 class ImageTask : public Task {
  public:
-  ImageTask(models::ImageClassifier model, vision::PreprocessOptions pre, bool augment)
-      : model_(std::move(model)), pre_(std::move(pre)), augment_(augment) {}
+  ImageTask(models::ImageClassifier model, vision::PreprocessOptions pre, std::optional<vision::AugmentOptions> augment)
+      : model_(std::move(model)), pre_(std::move(pre)), augment_(std::move(augment)) {}
 
-  void add_split(const std::string& name, const std::vector<data::FaceExample>& examples) {
+  void add_split(const std::string& name, const std::vector<data::FaceExample>& examples, const FaceReading& how) {
     auto& s = splits_[name];
-    auto& images = images_[name];
-    ProgressBar bar(examples.size(), "decode " + name, "img");
+    images_[name] = read_faces(examples, pre_.channels, how, name);
     for (const auto& e : examples) {
-      cv::Mat rgb = vision::read_rgb(e.path);
-      images.push_back(pre_.channels == 1 ? vision::rgb_to_luma(rgb) : rgb);
       s.labels.push_back(e.label);
       s.sources.push_back("fer2013");
-      bar.update(1);
     }
-    bar.finish();
   }
 
   torch::nn::Module& module() override { return model_.module(); }
@@ -136,16 +131,13 @@ class ImageTask : public Task {
 
   torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool augment,
                        std::mt19937& rng) override {
-    const auto& images = images_.at(split);
-    const int64_t C = pre_.channels, H = pre_.height, W = pre_.width;
-    auto pixels = torch::empty({static_cast<int64_t>(idx.size()), C, H, W});
-    for (size_t r = 0; r < idx.size(); ++r) {
-      cv::Mat img = images[idx[r]];
-      if (augment && augment_) img = vision::augment(img, rng);
-      auto chw = vision::preprocess(img, pre_);
-      std::memcpy(pixels[r].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
-    }
-    return model_.forward(pixels);
+    return model_.forward(pixels(split, idx, augment, rng));
+  }
+
+  torch::Tensor mixed_logits(const std::string& split, const std::vector<size_t>& idx,
+                             const std::vector<size_t>& partner, float lambda, std::mt19937& rng) override {
+    auto mixed = pixels(split, idx, true, rng) * lambda + pixels(split, partner, true, rng) * (1 - lambda);
+    return model_.forward(mixed);
   }
 
   void save(const fs::path& dir, torch::ScalarType dtype) override {
@@ -160,9 +152,22 @@ class ImageTask : public Task {
   void set_mirror_average(bool on) override { model_.set_mirror_average(on); }
 
  private:
+  torch::Tensor pixels(const std::string& split, const std::vector<size_t>& idx, bool augment, std::mt19937& rng) {
+    const auto& images = images_.at(split);
+    const int64_t C = pre_.channels, H = pre_.height, W = pre_.width;
+    auto out = torch::empty({static_cast<int64_t>(idx.size()), C, H, W});
+    for (size_t r = 0; r < idx.size(); ++r) {
+      cv::Mat img = images[idx[r]];
+      if (augment && augment_) img = vision::augment(img, rng, *augment_);
+      auto chw = vision::preprocess(img, pre_);
+      std::memcpy(out[r].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
+    }
+    return out;
+  }
+
   models::ImageClassifier model_;
   vision::PreprocessOptions pre_;
-  bool augment_;
+  std::optional<vision::AugmentOptions> augment_;
   std::map<std::string, std::vector<cv::Mat>> images_;
 };
 
@@ -178,14 +183,14 @@ std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader r
   return task;
 }
 
-std::unique_ptr<ImageTask> image_task(models::ImageClassifier model, vision::PreprocessOptions pre, bool augment,
-                                      const fs::path& data_root, const std::vector<std::string>& splits,
-                                      size_t n) {
-  auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), augment);
+std::unique_ptr<ImageTask> image_task(models::ImageClassifier model, vision::PreprocessOptions pre,
+                                      std::optional<vision::AugmentOptions> augment, const fs::path& data_root,
+                                      const std::vector<std::string>& splits, size_t n, const FaceReading& how) {
+  auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), std::move(augment));
   for (const auto& s : splits) {
     auto examples = data::read_fer2013(data_root, s);
     data::take_evenly(examples, n);  // the list is sorted by class folder
-    task->add_split(s, examples);
+    task->add_split(s, examples, how);
   }
   return task;
 }
@@ -222,19 +227,23 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
   processor.height = processor.width = side;
   processor.image_mean = c.image_mean, processor.image_std = c.image_std;
   auto pre = vision::from_processor_config(processor, c.image_channels);
-  return image_task(std::move(model), pre, c.augment, c.data_root, splits, c.limit_examples);
+  std::optional<vision::AugmentOptions> augment;
+  if (c.augment) augment = c.photo_augment ? vision::AugmentOptions::for_photos() : vision::AugmentOptions{};
+  FaceReading how{.detector = c.face_detector, .detector_model = c.detector_model,
+                  .landmarks_model = c.landmarks_model, .cache = c.face_cache};
+  return image_task(std::move(model), pre, augment, c.data_root, splits, c.limit_examples, how);
 }
 
 std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_dir,
                                 const fs::path& data_root, const std::string& recipe,
-                                const std::vector<std::string>& splits, size_t n) {
+                                const std::vector<std::string>& splits, size_t n, const FaceReading& faces) {
   if (kind == "text") {
     auto folder = models::load_text_folder(model_dir);
     return text_task(folder.model, std::move(folder.reader), model_dir / "vocab.txt", data_root, recipe, splits, n);
   }
   if (kind == "image") {
     auto folder = models::load_face_folder(model_dir);
-    return image_task(std::move(folder.model), folder.preprocess, false, data_root, splits, n);
+    return image_task(std::move(folder.model), folder.preprocess, std::nullopt, data_root, splits, n, faces);
   }
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
 }

@@ -13,6 +13,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/train/config.h"
+#include "emopost/train/face_reading.h"
 
 namespace emopost::train {
 
@@ -32,6 +33,11 @@ class Task {
   // Logits [idx.size(), 7] for examples of a split; `augment` applies training-time perturbations.
   virtual torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx,
                                bool augment, std::mt19937& rng) = 0;
+  // Mixup: logits for the pictures lambda * x[idx[r]] + (1 - lambda) * x[partner[r]], augmented.
+  virtual torch::Tensor mixed_logits(const std::string& /*split*/, const std::vector<size_t>& /*idx*/,
+                                     const std::vector<size_t>& /*partner*/, float /*lambda*/, std::mt19937& /*rng*/) {
+    throw Error("mixup applies to image models only");
+  }
   // Relative cost of an example (tokens for text), so batches can group similar lengths.
   virtual size_t cost(const std::string& /*split*/, size_t /*index*/) const { return 1; }
   // A Hugging Face folder: config.json, model.safetensors and the tokenizer or processor files.
@@ -55,6 +61,7 @@ std::unique_ptr<Task> make_task(const TrainConfig& config, const std::vector<std
 // A trained model folder, evaluated on data: `kind` is "text" or "image".
 std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::path& model_dir,
                                 const std::filesystem::path& data_root, const std::string& recipe,
-                                const std::vector<std::string>& splits, size_t limit = 0);
+                                const std::vector<std::string>& splits, size_t limit = 0,
+                                const FaceReading& faces = {});
 
 }  // namespace emopost::train

@@ -201,14 +201,28 @@ FitResult fit(const TrainConfig& c, bool resume) {
       for (size_t i = 0; i < idx.size(); ++i) y[i] = train.labels[idx[i]];
       set_lr(*optimizer, scheduled_lr(c.learning_rate, step, total_steps, warmup));
       optimizer->zero_grad();
-      torch::Tensor logits;
-      {
+      auto cross_entropy = [&](const torch::Tensor& logits, const std::vector<int64_t>& labels) {
+        return torch::nn::functional::cross_entropy(
+            logits.to(torch::kFloat), torch::tensor(labels, torch::kLong),
+            torch::nn::functional::CrossEntropyFuncOptions().weight(weight_tensor).label_smoothing(c.label_smoothing));
+      };
+      torch::Tensor loss;
+      if (c.mixup > 0) {
+        // Mixup (Zhang et al. 2018): each example blended with another of the batch, the loss with both labels.
+        std::gamma_distribution<double> gamma(c.mixup, 1.0);
+        const double a = gamma(rng), b = gamma(rng);
+        const float lambda = a + b > 0 ? float(a / (a + b)) : 1.0f;
+        std::vector<size_t> partner(idx);
+        std::shuffle(partner.begin(), partner.end(), rng);
+        std::vector<int64_t> y2(idx.size());
+        for (size_t i = 0; i < idx.size(); ++i) y2[i] = train.labels[partner[i]];
         models::Bf16Autocast autocast(c.bf16);
-        logits = task->logits("train", idx, true, rng);
+        auto logits = task->mixed_logits("train", idx, partner, lambda, rng);
+        loss = lambda * cross_entropy(logits, y) + (1 - lambda) * cross_entropy(logits, y2);
+      } else {
+        models::Bf16Autocast autocast(c.bf16);
+        loss = cross_entropy(task->logits("train", idx, true, rng), y);
       }
-      auto loss = torch::nn::functional::cross_entropy(
-          logits.to(torch::kFloat), torch::tensor(y, torch::kLong),
-          torch::nn::functional::CrossEntropyFuncOptions().weight(weight_tensor).label_smoothing(c.label_smoothing));
       loss.backward();
       if (c.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(module.parameters(), c.max_grad_norm);
       optimizer->step();

@@ -1,0 +1,28 @@
+#pragma once
+// Training and evaluation faces read as `predict` reads a picture: through the same detector and
+// cut (aligned, for the CNN), so that the face model learns the faces it will be shown. Reading
+// FER2013's 36k faces through the CNN takes a while, so the faces read are cached on disk under a
+// key of everything that shapes them. No torch here.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "emopost/data/datasets.h"
+
+namespace emopost::train {
+
+struct FaceReading {
+  std::string detector;  // "": faces as they are; "cnn" or "lbp": through that detector
+  std::filesystem::path detector_model = "models/detector", landmarks_model = "models/landmarks";
+  std::filesystem::path cache = "runs/face-cache";
+  double margin = 0.1;  // as PredictorOptions::face_margin (the CNN's aligned cut has its own framing)
+};
+
+// The faces of `examples`, 8-bit with `channels` channels (1: grey, 3: RGB), in order. `split` names
+// the cache file and the progress bar.
+std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, int channels, const FaceReading& how,
+                                const std::string& split);
+
+}  // namespace emopost::train
