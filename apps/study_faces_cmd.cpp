@@ -4,6 +4,7 @@
 #include "command.h"
 #include "emopost/core/json.h"
 #include "emopost/predict/calibrate.h"
+#include "emopost/predict/photo_study.h"
 
 namespace emopost::app {
 
@@ -12,7 +13,7 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
     ModelChoice models;
     vision::DetectorOptions detector;
     predict::FaceStudyRequest request;
-    std::filesystem::path out, framing;
+    std::filesystem::path out, framing, photos;
   };
   auto o = std::make_shared<Options>();
   auto& r = o->request;
@@ -23,7 +24,9 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
   cmd->add_option("--data", r.data_root, "Data root holding faces/")->capture_default_str();
   cmd->add_option("--split", r.split, "FER2013 split: val (PublicTest) or test (PrivateTest)")->capture_default_str()
       ->check(CLI::IsMember({"train", "val", "test"}));
-  cmd->add_option("--photos", r.photos, "Folder of photos with faces.json giving each photo's face count");
+  cmd->add_option("--photos", o->photos,
+                  "Instead: measure the detector and the face model on this real-photo set (faces.json with\n"
+                  "hand-checked boxes and expressions, as in samples/photos)");
   cmd->add_option("--limit", r.limit, "Use only N images");
   cmd->add_option("--out", o->out, "Also write the JSON here");
   cmd->add_option("--framing", o->framing,
@@ -41,7 +44,8 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
                    auto options = predictor_options(o->models);
                    options.detector = o->detector;
                    predict::Predictor predictor(options);
-                   auto j = predict::study_faces(predictor, o->request);
+                   auto j = o->photos.empty() ? predict::study_faces(predictor, o->request)
+                                              : predict::study_photos(predictor, o->photos);
                    if (!o->out.empty()) write_json_file(o->out, j);
                    std::cout << j.dump(2) << "\n";
                    return 0;

@@ -317,6 +317,15 @@ std::vector<Detection> TinyFaceDetector::detect(const cv::Mat& rgb, int input_si
   return faces;
 }
 
+std::unique_ptr<vision::FaceDetector> make_face_detector(const vision::DetectorOptions& options, const fs::path& cascade,
+                                                         const fs::path& detector, const fs::path& landmarks) {
+  if (options.kind == "cnn")
+    return std::make_unique<CnnDetector>(detector, options,
+                                         fs::exists(landmarks / "framing.json") ? landmarks : fs::path());
+  if (options.kind == "lbp") return std::make_unique<vision::CascadeDetector>(cascade, options);
+  throw Error(fmt::format("unknown face detector \"{}\" (lbp or cnn)", options.kind), Errc::invalid_field);
+}
+
 CnnDetector::CnnDetector(const fs::path& dir, vision::DetectorOptions options, const fs::path& landmarks)
     : net_(TinyFaceDetector::load(dir)), options_(std::move(options)) {
   if (!landmarks.empty()) {
@@ -347,13 +356,16 @@ std::vector<vision::FaceBox> CnnDetector::detect(const cv::Mat& image, bool crop
       if (box.area() > 0) faces.push_back({box, 0, false, d.score});
     }
   };
-  take(net_.detect(rgb), 0);
+  const int input = options_.cnn_input;
+  const double threshold = options_.min_score;
+  if (input % 32) throw Error(fmt::format("the CNN's input side {} is not a multiple of 32", input), Errc::invalid_field);
+  take(net_.detect(rgb, input, threshold), 0);
   for (double border : kBorders) {
     if (!faces.empty()) break;
     const int pad = int(std::lround(border * std::max(rgb.cols, rgb.rows)));
     cv::Mat framed;
     cv::copyMakeBorder(rgb, framed, pad, pad, pad, pad, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-    take(net_.detect(framed), pad);
+    take(net_.detect(framed, input, threshold), pad);
   }
   std::stable_sort(faces.begin(), faces.end(), [](auto& a, auto& b) { return a.box.area() > b.box.area(); });
   if (faces.empty() && crop_fallback && vision::taken_as_crop(image, options_))

@@ -100,6 +100,14 @@ class CnnDetector : public vision::FaceDetector {
   vision::FaceFraming framing_;
 };
 
+// The detector `options.kind` names: "lbp" (the cascade file `cascade`) or "cnn" (the folder
+// `detector`, cutting aligned when `landmarks` holds a framing.json). Throws emopost::Error
+// (invalid_field) for another kind.
+std::unique_ptr<vision::FaceDetector> make_face_detector(const vision::DetectorOptions& options,
+                                                         const std::filesystem::path& cascade,
+                                                         const std::filesystem::path& detector,
+                                                         const std::filesystem::path& landmarks);
+
 void convert_face_landmarks_tiny(const std::filesystem::path& manifest, const std::filesystem::path& out_dir);
 
 // face-api's tfjs weights (tiny_face_detector_model-weights_manifest.json and its shard) to a

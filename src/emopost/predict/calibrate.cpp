@@ -59,11 +59,13 @@ Split load_split(const Predictor& predictor, const CalibrationRequest& r, const 
   s.text_logits = logits_in_chunks(inputs.size(), "text " + text_split, "text", [&](size_t b, size_t e) {
     return predictor.text_logits(std::vector<text::TextInput>(inputs.begin() + ptrdiff_t(b), inputs.begin() + ptrdiff_t(e)));
   });
-  // FER2013 images are face crops already: they go to the face model whole, as the predictor does
-  // with any small square picture.
+  // Each FER2013 image is read as the predictor reads a picture: its face found and cut (aligned, by
+  // the CNN), or the image whole when none is found.
   s.face_logits = logits_in_chunks(faces.size(), "faces " + face_split, "img", [&](size_t b, size_t e) {
     std::vector<cv::Mat> batch;
-    for (size_t i = b; i < e; ++i) batch.push_back(vision::read_rgb(faces[i].path));
+    for (size_t i = b; i < e; ++i)
+      batch.push_back(vision::read_face(vision::read_rgb(faces[i].path), predictor.detector(),
+                                                  predictor.options().face_margin));
     return predictor.face_logits(batch);
   });
   return s;
@@ -195,7 +197,7 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
       if (!boxes.empty()) {
         detected_labels.push_back(f.label);
         whole_detected.push_back(img);
-        cut_detected.push_back(detector.cut(img, boxes.front(), 0.1));  // as predict cuts it (aligned with cnn)
+        cut_detected.push_back(detector.cut(img, boxes.front(), predictor.options().face_margin));  // as predict cuts it
         for (size_t m = 0; m < r.margins.size(); ++m)
           by_margin[m].push_back(vision::crop_with_margin(img, boxes.front().box, r.margins[m]));
       }
@@ -223,23 +225,6 @@ nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r
       {"whole_image_on_detected", accuracy(whole_detected, detected_labels)},
       {"cut_as_predict_on_detected", accuracy(cut_detected, detected_labels)},
       {"crop_by_margin_on_detected", margins}};
-  if (!r.photos.empty()) {
-    auto expected = read_json_file(r.photos / "faces.json");
-    nlohmann::json photos = nlohmann::json::array();
-    size_t want = 0, found = 0;
-    double ms = 0;
-    for (const auto& [file, count] : expected.items()) {
-      auto image = vision::read_rgb(r.photos / file);
-      auto t = std::chrono::steady_clock::now();
-      auto boxes = detector.detect(image);
-      ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-      photos.push_back({{"file", file}, {"expected", count}, {"found", boxes.size()}});
-      want += count.get<size_t>(), found += std::min(boxes.size(), count.get<size_t>());
-    }
-    out["photos"] = photos;
-    out["photo_detect_ms"] = ms / std::max<double>(1.0, double(expected.size()));
-    out["photo_recall_upper_bound"] = want ? double(found) / double(want) : 0.0;
-  }
   return out;
 }
 

@@ -37,11 +37,10 @@ struct FaceStudyRequest {
   std::filesystem::path data_root = "../shared/data";
   std::string split = "test";
   std::vector<double> margins{0.0, 0.1, 0.2, 0.3, 0.4};
-  std::filesystem::path photos;  // a folder with faces.json {"file": count}; empty = skip
   size_t limit = 0;
 };
 
-// Detector recall on FER2013 images and on sample photos, and face-model accuracy by crop margin.
+// Detector recall on FER2013 images and face-model accuracy by crop margin.
 nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& request);
 
 // Where the eyes of FER2013's faces sit in its 48x48 frame: the landmark net (a folder as in

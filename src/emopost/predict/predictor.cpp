@@ -115,16 +115,8 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
     m.text->model->quantize_int8();
     m.face->model.quantize_int8();
   }
-  if (m.opt.detector.kind == "cnn") {
-    // Faces are cut aligned where the landmark net and its measured framing are there.
-    const fs::path landmarks = or_default(m.opt.landmarks_model, "landmarks");
-    m.detector = std::make_unique<models::CnnDetector>(or_default(m.opt.detector_model, "detector"), m.opt.detector,
-                                                       fs::exists(landmarks / "framing.json") ? landmarks : fs::path());
-  }
-  else if (m.opt.detector.kind == "lbp")
-    m.detector = std::make_unique<vision::CascadeDetector>(m.opt.cascade, m.opt.detector);
-  else
-    throw Error(fmt::format("unknown face detector \"{}\" (lbp or cnn)", m.opt.detector.kind), Errc::invalid_field);
+  m.detector = models::make_face_detector(m.opt.detector, m.opt.cascade, or_default(m.opt.detector_model, "detector"),
+                                          or_default(m.opt.landmarks_model, "landmarks"));
   m.text_beside_decode =
       m.opt.text_beside_decode && m.text_worker.submit([] { return models::limit_threads_here(1); }).get();
   const fs::path fusion_file = or_default(m.opt.fusion_file, "fusion.json");
@@ -199,7 +191,9 @@ std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, boo
   if (m.text_beside_decode && any_image && !texts.inputs.empty()) text_job = m.text_worker.submit(run_text);
   else run_text();
 
-  PictureReading how{m.opt.decode, m.opt.decode_min_side, m.face->preprocess.channels == 1, m.opt.face_margin,
+  // The CNN detector and landmarks were trained on colour photos and find fewer faces in grey ones.
+  const bool grey = m.face->preprocess.channels == 1 && m.opt.detector.kind != "cnn";
+  PictureReading how{m.opt.decode, m.opt.decode_min_side, grey, m.opt.face_margin,
                      m.opt.max_request_pixels};
   // Detection waits for the text model; its result (or its exception) is taken once, below.
   const auto pictures = read_pictures(posts, how, *m.detector, work, [&] {

@@ -101,4 +101,9 @@ FacesInPicture find_faces(const ScaledImage& picture, const FaceDetector& detect
   return out;
 }
 
+cv::Mat read_face(const cv::Mat& image, const FaceDetector& detector, double margin) {
+  auto faces = find_faces({image, 1.0, image.size()}, detector, margin);
+  return faces.crops.empty() ? image : faces.crops.front();
+}
+
 }  // namespace emopost::vision

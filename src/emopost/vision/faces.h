@@ -20,7 +20,9 @@ inline const std::filesystem::path kDefaultCascade =
     "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml";
 
 struct DetectorOptions {
-  std::string kind = "lbp";  // "lbp": the cascade below; "cnn": models::CnnDetector
+  // "cnn": models::CnnDetector, the default since it finds turned, tilted and close-up faces the
+  // cascade misses (samples/photos/README.md); "lbp": the cascade below, kept for comparison.
+  std::string kind = "cnn";
   // Detection runs on a copy whose longer side is at most this: the cascade's cost grows with the pixel
   // count, and faces that matter in a post are rarely under an eighth of the picture's shorter side.
   int detect_side = 480;
@@ -33,6 +35,11 @@ struct DetectorOptions {
   // An image no larger than this whose sides are within 4:3 is taken as a face crop when the
   // detector finds nothing: cascades miss faces that fill the frame, and users do upload crops.
   int crop_max_side = 160;
+  // The CNN detector's score threshold (0 = its config.json's, face-api's 0.5) and input side (0 =
+  // config.json's 416). 0.3 was chosen on the real-photo set (samples/photos/README.md): it finds
+  // downcast and small faces that 0.5 misses, and 0.25 starts adding false boxes.
+  double min_score = 0.3;
+  int cnn_input = 0;
 };
 
 struct FaceBox {
@@ -85,5 +92,9 @@ struct FacesInPicture {
   std::vector<cv::Mat> crops;   // one per box, from the decoded copy
 };
 FacesInPicture find_faces(const ScaledImage& picture, const FaceDetector& detector, double margin);
+
+// The one face a face crop (a training or evaluation image) shows, read as `predict` reads a picture:
+// the largest face found, cut by the detector; the image as it is when none is found.
+cv::Mat read_face(const cv::Mat& image, const FaceDetector& detector, double margin);
 
 }  // namespace emopost::vision
