@@ -3,11 +3,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/files.h"
 
 namespace emopost {
 
@@ -34,20 +34,7 @@ json parse_json(std::string_view text, std::string_view what, int max_depth) {
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
-  // A directory opens as a stream on Linux and then fails inside libstdc++ in ways that differ
-  // between builds; name the problem before reading.
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw Error(fmt::format("cannot read {}: it is a directory", path.string()));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
-  std::string text;
-  try {  // libstdc++ throws from the stream buffer on read errors such as EISDIR
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } catch (const std::exception& e) {
-    throw Error(fmt::format("cannot read {}: {}", path.string(), e.what()));
-  }
-  if (in.bad()) throw Error(fmt::format("cannot read {}", path.string()));
+  const std::string text = read_file(path);
   try {
     return parse_json(text, path.string());
   } catch (const Error& e) {

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/files.h"
 #include "emopost/core/json.h"
 #include "emopost/core/labels.h"
 #include "emopost/core/progress.h"
@@ -51,14 +50,6 @@ bool same_face(const cv::Rect& found, const cv::Rect& truth) {
 
 namespace {
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error("cannot read " + p.string(), Errc::invalid_input);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 double ratio(size_t a, size_t b) { return b ? double(a) / double(b) : 0.0; }
 
 }  // namespace
@@ -71,7 +62,7 @@ nlohmann::json study_photos(const Predictor& predictor, const fs::path& dir) {
   nlohmann::json per_photo = nlohmann::json::array();
   ProgressBar bar(set.size(), "photos", "photo");
   for (const auto& photo : set) {
-    const Post post{photo.file, std::nullopt, read_bytes(dir / photo.file)};
+    const Post post{photo.file, std::nullopt, read_file(dir / photo.file)};
     const auto start = std::chrono::steady_clock::now();
     Prediction p;
     try {

@@ -4,12 +4,12 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/files.h"
 #include "emopost/core/progress.h"
 #include "emopost/models/face_detector.h"
 #include "emopost/vision/faces.h"
@@ -21,13 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Changes to any file or setting that shapes the faces give a new key, so a stale cache is never read.
 std::string cache_key(const FaceReading& how, const vision::DetectorOptions& o, int channels) {
   std::string all = fmt::format("v1 {} {} {} {} {} {} {} {} {} ", how.detector, channels, how.margin, o.min_score,
@@ -35,9 +28,9 @@ std::string cache_key(const FaceReading& how, const vision::DetectorOptions& o, 
   if (how.detector == "cnn") {
     for (auto f : {how.detector_model / "model.safetensors", how.detector_model / "config.json",
                    how.landmarks_model / "model.safetensors", how.landmarks_model / "framing.json"})
-      all += file_bytes(f);
+      if (fs::exists(f)) all += read_file(f);  // without framing.json the CNN cuts unaligned
   } else {
-    all += file_bytes(vision::kDefaultCascade);
+    all += read_file(vision::kDefaultCascade);
   }
   return fmt::format("{}-{:016x}", how.detector, std::hash<std::string>{}(all));
 }
