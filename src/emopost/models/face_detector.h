@@ -90,6 +90,8 @@ class CnnDetector : public vision::FaceDetector {
   cv::Mat cut(const cv::Mat& image, const vision::FaceBox& face, double margin) const override;
   static constexpr int kAlignedSide = 96;  // twice FER2013's 48 pixels
   const vision::DetectorOptions& options() const override { return options_; }
+  // The detector and landmarks were trained on colour photos and find fewer faces in grey ones.
+  bool reads_colour() const override { return true; }
   // Borders tried, as fractions of the picture's longer side, when the picture itself shows no face.
   static constexpr double kBorders[] = {0.3, 0.6, 1.0};
 

@@ -191,8 +191,7 @@ std::vector<Outcome> Predictor::predict_many(const std::vector<Post>& posts, boo
   if (m.text_beside_decode && any_image && !texts.inputs.empty()) text_job = m.text_worker.submit(run_text);
   else run_text();
 
-  // The CNN detector and landmarks were trained on colour photos and find fewer faces in grey ones.
-  const bool grey = m.face->preprocess.channels == 1 && m.opt.detector.kind != "cnn";
+  const bool grey = m.face->preprocess.channels == 1 && !m.detector->reads_colour();
   PictureReading how{m.opt.decode, m.opt.decode_min_side, grey, m.opt.face_margin,
                      m.opt.max_request_pixels};
   // Detection waits for the text model; its result (or its exception) is taken once, below.

@@ -110,9 +110,9 @@ std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, 
   for (const auto& e : examples) {
     auto& face = cached[name_of(e.path)];
     if (face.empty()) {
-      // Decoded as predict decodes it (in colour for the CNN, else as the face model reads), found and cut.
+      // Decoded as predict decodes it (in colour for a detector that reads colour), found and cut.
       const cv::Mat rgb = vision::read_rgb(e.path);
-      const cv::Mat picture = how.detector == "cnn" ? rgb : in_channels(rgb, channels);
+      const cv::Mat picture = detector->reads_colour() ? rgb : in_channels(rgb, channels);
       face = vision::read_face(picture, *detector, how.margin);
       found += face.data != picture.data;
       if (face.channels() != channels) face = in_channels(face, channels);

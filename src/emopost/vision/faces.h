@@ -57,6 +57,8 @@ class FaceDetector {
   // small square-ish image with no detection is returned as one face.
   virtual std::vector<FaceBox> detect(const cv::Mat& image, bool crop_fallback = true) const = 0;
   virtual const DetectorOptions& options() const = 0;
+  // Whether it wants pictures in colour: a grey face model's pictures are otherwise decoded grey.
+  virtual bool reads_colour() const { return false; }
   // A found face cut out for the face model: by default its box grown by `margin` (crop_with_margin).
   virtual cv::Mat cut(const cv::Mat& image, const FaceBox& face, double margin) const;
 };
