@@ -59,10 +59,15 @@ Command eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a trained model on a held-out split");
   cmd->add_option("kind", r.kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
   cmd->add_option("--model", r.model_dir, "Model folder (config.json + model.safetensors)")->required();
-  cmd->add_option("--data", r.data_root, "Data root holding text/ and faces/")->capture_default_str();
-  cmd->add_option("--split", r.split, "train, val or test")->capture_default_str()
-      ->check(CLI::IsMember({"train", "val", "test"}));
-  cmd->add_option("--recipe", r.recipe, "Text recipe: all or seed")->capture_default_str();
+  cmd->add_option("--data", r.data_root, "Data root holding text/ and faces/ (with --format jsonl: a JSONL file)")
+      ->capture_default_str();
+  cmd->add_option("--format", r.format,
+                  "recipe: a split of the data root's sets; jsonl: your own labelled texts, one\n"
+                  "{\"text\": \"...\", \"label\": \"joy\"} per line (bad lines are reported and skipped)")
+      ->capture_default_str()->check(CLI::IsMember({"recipe", "jsonl"}));
+  cmd->add_option("--split", r.split, "train, val or test (read test once, for the model you ship)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "val", "test"}));
+  cmd->add_option("--recipe", r.recipe, "Text recipe: all, seed, carer or goemotions")->capture_default_str();
   cmd->add_option("--batch-size", r.batch_size, "Examples per forward pass")->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--limit", r.limit, "Evaluate only the first N examples");
@@ -78,12 +83,14 @@ Command eval_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print JSON instead of Markdown");
   cmd->add_option("--predictions", o->predictions,
                   "Also write each example's label, prediction and probabilities here (JSONL)");
-  cmd->footer("Texts are read as `predict` reads them: normalised, in windows of the model's positions.");
+  cmd->footer("Texts are read as `predict` reads them: normalised, in windows of the model's positions.\n"
+              "Examples:\n  emopost eval text --model models/text\n"
+              "  emopost eval text --model models/text --format jsonl --data my_posts.jsonl");
   return {cmd, [o] {
             auto out = train::run_evaluation(o->req);
             if (!o->out_dir.empty()) {
               fs::create_directories(o->out_dir);
-              auto stem = o->out_dir / fmt::format("eval_{}_{}", o->req.kind, o->req.split);
+              auto stem = o->out_dir / fmt::format("eval_{}_{}", o->req.kind, out.json["split"].get<std::string>());
               write_json_file(stem.string() + ".json", out.json);
               std::ofstream(stem.string() + ".md") << out.markdown;
             }
@@ -109,7 +116,7 @@ Command tune_command(CLI::App& app) {
   cmd->add_option("--data", r->data_root, "Data root holding text/ and faces/")->capture_default_str();
   cmd->add_option("--split", r->split, "Split to fit on (never the test split you report)")
       ->capture_default_str()->check(CLI::IsMember({"train", "val"}));
-  cmd->add_option("--recipe", r->recipe, "Text recipe: all or seed")->capture_default_str();
+  cmd->add_option("--recipe", r->recipe, "Text recipe: all, seed, carer or goemotions")->capture_default_str();
   cmd->add_option("--batch-size", r->batch_size, "Examples per forward pass")->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--range", r->search.range, "Largest offset tried, in log-probability")->capture_default_str()

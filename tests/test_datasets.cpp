@@ -250,6 +250,63 @@ TEST(RecipeTest, AllAndSeed) {
   EXPECT_EQ(label_counts(read_text_recipe(kSamples, "seed", "val")), label_counts(val));
 }
 
+TEST(RecipeTest, OneSourceAlone) {
+  auto all = read_text_recipe(kSamples, "all", "train");
+  auto carer = read_text_recipe(kSamples, "carer", "train");
+  auto goe = read_text_recipe(kSamples, "goemotions", "train");
+  EXPECT_EQ(carer.size(), 30u);
+  EXPECT_EQ(goe.size(), 29u);
+  for (auto& e : carer) EXPECT_EQ(e.source, "carer");
+  for (auto& e : goe) EXPECT_EQ(e.source, "goemotions");
+  Counts sum = label_counts(carer);
+  auto g = label_counts(goe);
+  for (size_t k = 0; k < sum.size(); ++k) sum[k] += g[k];
+  EXPECT_EQ(sum, label_counts(all));
+  EXPECT_EQ(label_counts(carer)[L("neutral")], 0u);  // CARER has no neutral
+}
+
+// ---------------------------------------------------------------- a user's JSONL
+
+TEST(LabelledJsonlTest, BadLinesAreNamedAndTheRestIsRead) {
+  TempDir dir;
+  const std::string invalid_utf8 = "{\"text\": \"caf\xC3\x28\", \"label\": \"joy\"}";
+  auto file = dir.write("mine.jsonl",
+                        "{\"text\": \"so happy today\", \"label\": \"joy\"}\n"      // 1 ok
+                        "{\"text\": \"no label here\"}\n"                               // 2
+                        "{\"text\": \"what\", \"label\": \"love\"}\n"               // 3 unknown label
+                        + invalid_utf8 + "\n"                                               // 4
+                        "not json at all\n"                                                 // 5
+                        "\n"                                                                // 6 blank
+                        "{\"text\": \"\", \"label\": \"joy\"}\n"                    // 7 empty text
+                        "[1, 2]\n"                                                          // 8 not an object
+                        "{\"text\": \"I miss her\", \"label\": \"sadness\", \"id\": 7}\r\n");  // 9 ok
+  std::vector<std::string> errors;
+  auto rows = read_labelled_jsonl(file, errors);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].text, "so happy today");
+  EXPECT_EQ(rows[0].label, L("joy"));
+  EXPECT_EQ(rows[1].label, L("sadness"));
+  EXPECT_EQ(rows[1].source, "mine");
+  ASSERT_EQ(errors.size(), 7u);
+  const std::vector<std::pair<int, std::string>> want = {{2, "no \"label\""}, {3, "unknown label \"love\""},
+                                                         {4, "invalid UTF-8"},  {5, "not valid JSON"},
+                                                         {6, "blank line"},     {7, "no \"text\""},
+                                                         {8, "not a JSON object"}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    expect_names_line(errors[i], file, want[i].first);
+    EXPECT_NE(errors[i].find(want[i].second), std::string::npos) << errors[i];
+  }
+}
+
+TEST(LabelledJsonlTest, EmptyAndMissingFilesAreErrors) {
+  TempDir dir;
+  std::vector<std::string> errors;
+  auto empty = dir.write("empty.jsonl", "");
+  EXPECT_NE(error_of([&] { read_labelled_jsonl(empty, errors); }).find("empty"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_labelled_jsonl(dir.path() / "none.jsonl", errors); }).find("none.jsonl"),
+            std::string::npos);
+}
+
 TEST(RecipeTest, UnknownNamesAreErrors) {
   EXPECT_THROW(read_text_recipe(kSamples, "B", "train"), Error);
   EXPECT_THROW(read_text_recipe(kSamples, "all", "dev"), Error);

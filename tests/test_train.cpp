@@ -122,6 +122,23 @@ TEST(Train, TextSmokeRunWritesCheckpointsAndResumes) {
   ASSERT_EQ(out.predictions.size(), out.json["pooled"]["total"].get<size_t>());
   EXPECT_EQ(out.predictions[0]["probabilities"].size(), 7u);
   EXPECT_TRUE(out.predictions[0].contains("label") && out.predictions[0].contains("source"));
+
+  // A user's own JSONL: the good lines are scored as the same texts are in the recipe, the bad one named.
+  const auto jsonl = c.output_dir / "mine.jsonl";
+  std::ofstream(jsonl) << nlohmann::json{{"text", "i feel so happy"}, {"label", "joy"}}.dump()
+                       << "\n{\"text\": \"unlabelled\"}\n"
+                       << nlohmann::json{{"text", "this makes me furious"}, {"label", "anger"}}.dump() << "\n";
+  auto mine = run_evaluation({.kind = "text", .model_dir = c.output_dir / "best", .data_root = jsonl,
+                              .format = "jsonl"});
+  EXPECT_EQ(mine.json["split"], "mine");
+  EXPECT_EQ(mine.json["pooled"]["total"].get<size_t>(), 2u);
+  ASSERT_EQ(mine.json["skipped"].size(), 1u);
+  EXPECT_NE(mine.json["skipped"][0].get<std::string>().find("mine.jsonl:2:"), std::string::npos);
+  EXPECT_NE(mine.markdown.find("Lines skipped (1)"), std::string::npos);
+  EXPECT_EQ(mine.predictions[1]["label"], "anger");
+  EXPECT_THROW(run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = jsonl,
+                               .format = "jsonl"}),
+               Error);
   fs::remove_all(c.output_dir);
 }
 

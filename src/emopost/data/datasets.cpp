@@ -185,11 +185,13 @@ std::vector<TextExample> read_goemotions(const fs::path& file, TextSplitStats* s
 std::vector<TextExample> read_text_recipe(const fs::path& data_root, const std::string& recipe,
                                           const std::string& split,
                                           TextSplitStats* goemotions_stats) {
-  if (recipe != "all" && recipe != "seed")
-    throw Error(fmt::format("unknown text recipe '{}' (expected all or seed)", recipe));
+  if (recipe != "all" && recipe != "seed" && recipe != "carer" && recipe != "goemotions")
+    throw Error(fmt::format("unknown text recipe '{}' (expected all, seed, carer or goemotions)", recipe));
   require_split(split);
   const fs::path text = data_root / "text";
-  std::vector<TextExample> out = read_carer(text / "carer" / (split + ".txt"));
+  std::vector<TextExample> out;
+  if (recipe != "goemotions") out = read_carer(text / "carer" / (split + ".txt"));
+  if (recipe == "carer") return out;
   // GoEmotions calls its validation split "dev".
   const std::string goe_split = split == "val" ? "dev" : split;
   std::vector<TextExample> goe =
@@ -201,6 +203,51 @@ std::vector<TextExample> read_text_recipe(const fs::path& data_root, const std::
                   [&](const TextExample& e) { return e.label != neutral && e.label != disgust; });
   }
   out.insert(out.end(), std::make_move_iterator(goe.begin()), std::make_move_iterator(goe.end()));
+  return out;
+}
+
+std::vector<TextExample> read_labelled_jsonl(const fs::path& file, std::vector<std::string>& errors) {
+  std::vector<TextExample> out;
+  const auto lines = read_lines(file);
+  if (lines.empty()) throw Error(fmt::format("{}: the file is empty (expected one {{\"text\", \"label\"}} per line)",
+                                            file.string()));
+  const std::string source = file.stem().string();
+  for (const auto& l : lines) {
+    auto bad = [&](const std::string& what) {
+      errors.push_back(fmt::format("{}:{}: {}", file.string(), l.number, what));
+    };
+    if (l.text.find_first_not_of(" \t") == std::string::npos) {
+      bad("blank line");
+      continue;
+    }
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(l.text);
+    } catch (const nlohmann::json::parse_error& e) {  // it refuses invalid UTF-8 inside strings too
+      bad(std::string_view(e.what()).find("UTF-8") != std::string_view::npos ? "invalid UTF-8" : "not valid JSON");
+      continue;
+    }
+    if (!row.is_object()) {
+      bad("not a JSON object");
+      continue;
+    }
+    auto text = row.find("text"), label = row.find("label");
+    if (text == row.end() || !text->is_string() || text->get_ref<const std::string&>().empty()) {
+      bad("no \"text\" (a non-empty string)");
+      continue;
+    }
+    if (label == row.end() || !label->is_string()) {
+      bad("no \"label\" (one of anger, disgust, fear, joy, neutral, sadness, surprise)");
+      continue;
+    }
+    auto id = label_id(label->get<std::string>());
+    if (!id) {
+      bad(fmt::format("unknown label \"{}\" (expected one of anger, disgust, fear, joy, neutral, sadness, surprise)",
+                      label->get<std::string>()));
+      continue;
+    }
+    out.push_back({text->get<std::string>(), *id, source});
+  }
   return out;
 }
 

@@ -34,12 +34,19 @@ std::vector<TextExample> read_goemotions(const std::filesystem::path& file,
 
 // Recipes over a data root (the folder holding text/ and faces/):
 //   "all":  CARER + GoEmotions single-class rows;
-//   "seed": CARER train + GoEmotions' neutral and disgust rows (val/test as in "all").
+//   "seed": CARER train + GoEmotions' neutral and disgust rows (val/test as in "all");
+//   "carer", "goemotions": one source alone (to measure how a model trained on one reads the other).
 // split: "train", "val" (CARER val + GoEmotions dev), "test". goemotions_stats describes the
 // GoEmotions file as read (before "seed" keeps only its neutral and disgust rows).
 std::vector<TextExample> read_text_recipe(const std::filesystem::path& data_root,
                                           const std::string& recipe, const std::string& split,
                                           TextSplitStats* goemotions_stats = nullptr);
+
+// A user's own labelled texts: JSONL, one {"text": "...", "label": "joy"} per line, labels by name.
+// A bad line (not JSON, invalid UTF-8, no text, no or unknown label) is recorded in `errors` as
+// "file:line: what" and skipped, so the rest of the file is still read; an empty file is an Error.
+// Each example's source is the file's stem.
+std::vector<TextExample> read_labelled_jsonl(const std::filesystem::path& file, std::vector<std::string>& errors);
 
 // FER2013 folders: split "train" (Training_*), "val" (PublicTest_*), "test" (PrivateTest_*).
 // Sorted by path so runs are deterministic.

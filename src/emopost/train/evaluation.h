@@ -14,8 +14,9 @@ namespace emopost::train {
 struct EvalRequest {
   std::string kind;  // "text" or "image"
   std::filesystem::path model_dir;
-  std::filesystem::path data_root = "../shared/data";
-  std::string split = "test";
+  std::filesystem::path data_root = "../shared/data";  // or, with format "jsonl", the JSONL file
+  std::string format = "recipe";  // "recipe": a split of the data root; "jsonl": {"text","label"} lines
+  std::string split = "val";  // the test split is read once, for the model that ships
   std::string recipe = "all";
   int batch_size = 256;
   bool bf16 = false;

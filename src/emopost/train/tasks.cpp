@@ -248,4 +248,12 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
 }
 
+std::unique_ptr<Task> load_text_task(const fs::path& model_dir, const std::string& split,
+                                     std::vector<data::TextExample> examples) {
+  auto folder = models::load_text_folder(model_dir);
+  auto task = std::make_unique<TextTask>(folder.model, std::move(folder.reader), model_dir / "vocab.txt");
+  task->add_split(split, std::move(examples));
+  return task;
+}
+
 }  // namespace emopost::train

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "emopost/core/error.h"
+#include "emopost/data/datasets.h"
 #include "emopost/train/config.h"
 #include "emopost/train/face_reading.h"
 
@@ -63,5 +64,9 @@ std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::
                                 const std::filesystem::path& data_root, const std::string& recipe,
                                 const std::vector<std::string>& splits, size_t limit = 0,
                                 const FaceReading& faces = {});
+
+// A text model folder over texts the caller has read (a user's own labelled JSONL), as split `split`.
+std::unique_ptr<Task> load_text_task(const std::filesystem::path& model_dir, const std::string& split,
+                                     std::vector<data::TextExample> examples);
 
 }  // namespace emopost::train
