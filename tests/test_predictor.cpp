@@ -414,6 +414,7 @@ TEST(StudyFaces, RecallWithTheCropFallbackIsMeasured) {
   cv::imwrite((root / "faces/fer2013/test/sad/PrivateTest_wide.jpg").string(), cv::Mat(120, 400, CV_8UC1, cv::Scalar(90)));
   FaceStudyRequest r;
   r.data_root = root;
+  r.split = "test";  // the copied files are PrivateTest ones
   r.margins = {0.1};
   auto j = study_faces(predictor(), r);
   ASSERT_EQ(j["images"], 7);
