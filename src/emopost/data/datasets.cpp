@@ -1,6 +1,7 @@
 #include "emopost/data/datasets.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -212,6 +213,7 @@ std::vector<TextExample> read_labelled_jsonl(const fs::path& file, std::vector<s
   if (lines.empty()) throw Error(fmt::format("{}: the file is empty (expected one {{\"text\", \"label\"}} per line)",
                                             file.string()));
   const std::string source = file.stem().string();
+  const std::string names = fmt::format("{}", fmt::join(kLabels, ", "));
   for (const auto& l : lines) {
     auto bad = [&](const std::string& what) {
       errors.push_back(fmt::format("{}:{}: {}", file.string(), l.number, what));
@@ -237,13 +239,12 @@ std::vector<TextExample> read_labelled_jsonl(const fs::path& file, std::vector<s
       continue;
     }
     if (label == row.end() || !label->is_string()) {
-      bad("no \"label\" (one of anger, disgust, fear, joy, neutral, sadness, surprise)");
+      bad("no \"label\" (one of " + names + ")");
       continue;
     }
     auto id = label_id(label->get<std::string>());
     if (!id) {
-      bad(fmt::format("unknown label \"{}\" (expected one of anger, disgust, fear, joy, neutral, sadness, surprise)",
-                      label->get<std::string>()));
+      bad(fmt::format("unknown label \"{}\" (expected one of {})", label->get<std::string>(), names));
       continue;
     }
     out.push_back({text->get<std::string>(), *id, source});
