@@ -10,6 +10,9 @@
 
 #include "emopost/core/error.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/core/json.h"
+#include "emopost/core/labels.h"
+#include "emopost/models/folder.h"
 #include "emopost/models/image_classifier.h"
 #include "support.h"
 
@@ -186,5 +189,51 @@ TEST(ImageClassifier, DispatchesOnModelTypeAndNamesBadConfigs) {
   write_json_file(dir / "preprocessor_config.json", p.to_json());
   expect_error([&] { read_processor_config(dir, vit); }, "disagrees with the model's image_size 32");
   EXPECT_EQ(read_processor_config(dir, res).height, 48);
+  fs::remove_all(dir);
+}
+
+// A face folder with ensemble.json reads as the mean of its members' logits; a bad member list or a
+// member that wants other pixels is a bad_model error; an ensemble is not saved as one checkpoint.
+TEST(ImageClassifier, EnsembleFolderAveragesItsMembersLogits) {
+  const auto dir = fs::temp_directory_path() / "emopost_resnet_ensemble";
+  fs::remove_all(dir);
+  const nlohmann::json config = {{"model_type", "resnet"}, {"num_channels", 1}, {"embedding_size", 8},
+                                 {"hidden_sizes", {8, 16}}, {"depths", {1, 1}}};
+  const std::vector<std::string> labels(kLabels.begin(), kLabels.end());
+  const nlohmann::json processor = {{"size", {{"height", 32}, {"width", 32}}}, {"image_mean", {0.5}}, {"image_std", {0.5}}};
+  auto save = [&](const fs::path& to, uint64_t seed) {
+    torch::manual_seed(seed);
+    auto m = ImageClassifier::create(config, labels);
+    m.module().eval();
+    m.save(to, torch::kFloat);
+    write_json_file(to / "preprocessor_config.json", processor);
+    return m;
+  };
+  auto a = save(dir, 1);
+  auto b = save(dir / "member-b", 2);
+  write_json_file(dir / kFaceEnsemble, {{"members", {"member-b"}}});
+  auto folder = load_face_folder(dir);
+  EXPECT_EQ(folder.model.ensemble_size(), 2u);
+  folder.model.module().eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({3, 1, 32, 32});
+  EXPECT_TRUE(torch::allclose(folder.model.forward(x), 0.5 * (a.forward(x) + b.forward(x)), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(a.forward(x), b.forward(x)));  // else the mean could not tell them apart
+  folder.model.set_mirror_average(true);
+  a.set_mirror_average(true), b.set_mirror_average(true);
+  EXPECT_TRUE(torch::allclose(folder.model.forward(x), 0.5 * (a.forward(x) + b.forward(x)), 1e-5, 1e-6));
+  expect_error([&] { folder.model.save(dir / "copy", torch::kFloat); }, "ensemble of 2");
+
+  for (auto bad : {"../x", "/tmp", "a/b", ""}) {
+    write_json_file(dir / kFaceEnsemble, {{"members", {bad}}});
+    expect_error([&] { load_face_folder(dir); }, "sub-folder");
+  }
+  write_json_file(dir / kFaceEnsemble, {{"members", "member-b"}});
+  expect_error([&] { load_face_folder(dir); }, "members");
+  write_json_file(dir / kFaceEnsemble, {{"members", {"member-b"}}});
+  auto other = processor;
+  other["image_mean"] = {0.4};
+  write_json_file(dir / "member-b/preprocessor_config.json", other);
+  expect_error([&] { load_face_folder(dir); }, "differs");
   fs::remove_all(dir);
 }

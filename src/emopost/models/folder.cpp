@@ -37,6 +37,24 @@ auto load_folder(const fs::path& dir, const char* what, F&& load) {
   }
 }
 
+// ensemble.json's members: sub-folders of the model folder, each a face checkpoint of its own.
+std::vector<std::string> ensemble_members(const fs::path& dir) {
+  const auto file = dir / kFaceEnsemble;
+  if (!fs::exists(file)) return {};
+  std::vector<std::string> names;
+  try {
+    names = read_json_file(file).at("members").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: expected {{\"members\": [\"sub-folder\", ...]}} ({})", file.string(), e.what()));
+  }
+  for (const auto& n : names) {
+    const fs::path p(n);
+    if (n.empty() || p.is_absolute() || p.has_parent_path() || n == "." || n == "..")
+      throw Error(fmt::format("{}: member \"{}\" must be the name of a sub-folder", file.string(), n));
+  }
+  return names;
+}
+
 }  // namespace
 
 void check_labels(const std::vector<std::string>& labels) {
@@ -95,7 +113,15 @@ FaceModelFolder load_face_folder(const fs::path& dir) {
     check_labels(io::model_type_of(config) == "resnet" ? io::ResNetConfig::from_json(config).id2label
                                                        : io::ViTConfig::from_json(config).id2label);
     auto model = ImageClassifier::load(dir);
-    auto pre = vision::from_processor_config(read_processor_config(dir, model), model.num_channels());
+    const auto processor = read_processor_config(dir, model);
+    auto pre = vision::from_processor_config(processor, model.num_channels());
+    for (const auto& name : ensemble_members(dir)) {
+      auto member = ImageClassifier::load(dir / name);
+      // Members see the very pixels the first model sees, so they must want them alike.
+      if (read_processor_config(dir / name, member).to_json() != processor.to_json())
+        throw Error(fmt::format("ensemble member {}: its preprocessor_config.json differs from the folder's", name));
+      model.add_member(std::move(member));
+    }
     return FaceModelFolder{dir, std::move(model), pre, config, read_card(dir)};
   });
 }

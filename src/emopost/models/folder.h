@@ -31,6 +31,11 @@ struct FaceModelFolder {
   std::string card;
 };
 
+// A face folder may hold a small ensemble: ensemble.json names sub-folders, each a checkpoint with
+// its own config.json, whose logits are averaged with the folder's own (ImageClassifier::add_member).
+// transformers loads the folder's own checkpoint alone.
+inline constexpr const char* kFaceEnsemble = "ensemble.json";
+
 // Throw emopost::Error (bad_model) naming the folder and the problem.
 TextModelFolder load_text_folder(const std::filesystem::path& dir,
                                  const std::filesystem::path& cldr_dir = text::kCldrAnnotationsDir);

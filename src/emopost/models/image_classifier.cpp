@@ -44,6 +44,33 @@ ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std:
 }
 
 torch::Tensor ImageClassifier::forward(const torch::Tensor& pixels) {
+  auto sum = forward_one(pixels);
+  for (auto& m : members_) sum = sum + m.forward_one(pixels);
+  return members_.empty() ? sum : sum / double(ensemble_size());
+}
+
+void ImageClassifier::set_mirror_average(bool on) {
+  mirror_average_ = on;
+  for (auto& m : members_) m.mirror_average_ = on;
+}
+
+void ImageClassifier::prepare_inference() {
+  if (resnet_) resnet_->prepare_inference();
+  for (auto& m : members_) m.prepare_inference();
+}
+
+void ImageClassifier::add_member(ImageClassifier member) {
+  if (member.labels() != labels() || member.num_channels() != num_channels() || member.image_size() != image_size())
+    throw Error(fmt::format("an ensemble member must read the same labels, channels and size as the first model "
+                            "({} channels, size {})",
+                            num_channels(), image_size()),
+                Errc::bad_model);
+  if (!member.members_.empty()) throw Error("an ensemble member cannot be an ensemble itself", Errc::bad_model);
+  member.mirror_average_ = mirror_average_;
+  members_.push_back(std::move(member));
+}
+
+torch::Tensor ImageClassifier::forward_one(const torch::Tensor& pixels) {
   auto run = [&](const torch::Tensor& x) { return vit_ ? vit_->forward(x) : resnet_->forward(x); };
   if (!mirror_average_) return run(pixels);
   // One batch for both views: twice the rows, one pass.
@@ -68,9 +95,13 @@ int ImageClassifier::image_size() const { return vit_ ? vit_->config().image_siz
 
 void ImageClassifier::quantize_int8() {
   if (vit_) vit_->quantize_int8();
+  for (auto& m : members_) m.quantize_int8();
 }
 
 void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType float_dtype) {
+  if (!members_.empty())
+    throw Error("this face model is an ensemble of " + std::to_string(ensemble_size()) +
+                "; save its members one by one, each into a folder of its own");
   if (vit_)
     save_pretrained(vit_, dir, float_dtype);
   else

@@ -31,14 +31,20 @@ class ImageClassifier {
   void save(const std::filesystem::path& dir, torch::ScalarType float_dtype);
   // From now on forward() averages the logits of each face and its mirror image: faces are
   // symmetric enough that the two views err differently (measured in models/face/README.md).
-  void set_mirror_average(bool on) { mirror_average_ = on; }
+  void set_mirror_average(bool on);
   // Inference-only speed-ups of the architecture (ResNet: see ResNetImpl::prepare_inference).
-  void prepare_inference() {
-    if (resnet_) resnet_->prepare_inference();
-  }
+  void prepare_inference();
+
+  // A small ensemble: forward() averages this model's logits with those of the members added, which
+  // must read the same labels and channels. Only inference sees members: module() and save() are
+  // this model's own (save() refuses an ensemble rather than drop its members).
+  void add_member(ImageClassifier member);
+  size_t ensemble_size() const { return 1 + members_.size(); }
 
  private:
+  torch::Tensor forward_one(const torch::Tensor& pixel_values);
   bool mirror_average_ = false;
+  std::vector<ImageClassifier> members_;
   ViT vit_{nullptr};
   ResNet resnet_{nullptr};
 };
