@@ -155,8 +155,11 @@ void run_jsonl(const json& c) {
 void run_loader(const json& c) {
   const std::string model = c["model"];
   const auto dir = scratch(model);
+  // The folder's own files are copied to be edited; its weights and any ensemble member (a
+  // sub-folder) are linked, and so never edited.
   for (const auto& f : fs::directory_iterator(kRoot / "models" / model))
-    if (f.path().filename() == "model.safetensors" && !c.contains("cut")) fs::create_symlink(f.path(), dir / f.path().filename());
+    if (f.is_directory() || (f.path().filename() == "model.safetensors" && !c.contains("cut")))
+      fs::create_symlink(f.path(), dir / f.path().filename());
     else fs::copy_file(f.path(), dir / f.path().filename());
   if (c.contains("cut")) fs::resize_file(dir / c["cut"].get<std::string>(), fs::file_size(dir / c["cut"].get<std::string>()) / 2);
   if (c.contains("remove")) fs::remove(dir / c["remove"].get<std::string>());
