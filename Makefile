@@ -16,11 +16,11 @@ test: build sanitize tsan
 
 # ASan + UBSan over the suites that need no torch (the tokenizer and text reading, safetensors and
 # configs, image decoding, faces, data sets, metrics, fusion, base64, errors, the worker, the HTTP
-# server over a stand-in reader) and the fuzz corpora: the parsers of untrusted bytes. The torch
+# server and the Telegram bot over stand-in readers) and the fuzz corpora: the parsers of untrusted bytes. The torch
 # suites stay out: an instrumented libtorch is not packaged, and building them twice would double CI.
 SANITIZE_BUILD ?= build/sanitize
 SANITIZE_TESTS = test_worker test_tokenizer test_safetensors test_config test_preprocess test_datasets \
-  test_metrics test_normalize test_faces test_fusion test_base64 test_errors test_server \
+  test_metrics test_normalize test_faces test_fusion test_base64 test_errors test_server test_bot bot_harness \
   replay_fuzz_safetensors replay_fuzz_config replay_fuzz_text replay_fuzz_image replay_fuzz_json \
   replay_fuzz_request replay_fuzz_jsonl
 sanitize: deps
@@ -28,17 +28,18 @@ sanitize: deps
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TESTS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|fuzz_corpus_)'
+	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|Bot|fuzz_corpus_)'
 
 # ThreadSanitizer over the threaded code without torch: the HTTP server and its deadlines, the
-# micro-batcher, the worker (libtorch's OpenMP pool is not instrumented, so its suites stay out).
+# micro-batcher, the worker, the Telegram bot (libtorch's OpenMP pool is not instrumented, so its
+# suites stay out).
 TSAN_BUILD ?= build/tsan
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMOPOST_TSAN=ON \
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_server test_worker
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_server test_worker test_bot bot_harness
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(ServerTest|MicroBatcher|ServerStartup|Worker)'
+	  ctest --output-on-failure -j $(JOBS) -R '^(ServerTest|MicroBatcher|ServerStartup|Worker|Bot)'
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -25,6 +25,7 @@ void add_calibrate_command(CLI::App& app, Commands& out);
 void add_study_faces_command(CLI::App& app, Commands& out);
 void add_serve_command(CLI::App& app, Commands& out);
 void add_convert_command(CLI::App& app, Commands& out);  // convert-detector
+void add_telegram_command(CLI::App& app, Commands& out);
 
 // The model folders of the commands that read posts.
 struct ModelChoice {
@@ -34,6 +35,8 @@ struct ModelChoice {
 };
 void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion);
 predict::PredictorOptions predictor_options(const ModelChoice& c);
+// The same choice written into options the command already holds (its detector and limits kept).
+void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o);
 
 // Detector options for the commands that look for faces.
 void add_detector_options(CLI::App* cmd, vision::DetectorOptions& d);

@@ -21,13 +21,17 @@ void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion) {
   cmd->add_flag("--no-mirror", c.no_mirror, "Read each face once, not also as its mirror image");
 }
 
-predict::PredictorOptions predictor_options(const ModelChoice& c) {
-  predict::PredictorOptions o;
+void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o) {
   o.models_dir = find_models_dir(c.models_dir);
   o.text_model = c.text_model;
   o.face_model = c.face_model;
   o.fusion_file = c.fusion_file;
   o.face_mirror = !c.no_mirror;
+}
+
+predict::PredictorOptions predictor_options(const ModelChoice& c) {
+  predict::PredictorOptions o;
+  apply_model_choice(c, o);
   return o;
 }
 
@@ -81,6 +85,7 @@ int main(int argc, char** argv) {
   app::add_calibrate_command(cli, commands);
   app::add_study_faces_command(cli, commands);
   app::add_serve_command(cli, commands);
+  app::add_telegram_command(cli, commands);
   app::add_convert_command(cli, commands);
 
   try {

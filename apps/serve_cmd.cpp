@@ -1,41 +1,13 @@
 // `serve`: the HTTP API and web page, stopped cleanly by SIGTERM or Ctrl-C.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <csignal>
-#include <thread>
-
-#include <spdlog/spdlog.h>
-
 #include "command.h"
 #include "emopost/core/error.h"
 #include "emopost/predict/predictor.h"
 #include "emopost/serve/server.h"
+#include "stop_signals.h"
 
 namespace emopost::app {
 
 namespace {
-
-// SIGTERM and SIGINT are caught from the first moment of the command, by a handler that only writes
-// the signal to a pipe; a thread reads it and stops the server. Blocking them would not do: threads
-// that libraries start before main() leave them unblocked, and the default action kills.
-int g_stop_pipe[2] = {-1, -1};
-
-extern "C" void on_stop_signal(int sig) {
-  const char c = char(sig);
-  [[maybe_unused]] auto n = ::write(g_stop_pipe[1], &c, 1);  // async-signal-safe
-}
-
-void catch_stop_signals() {
-  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) throw Error("cannot create the signal pipe", Errc::internal);
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-}
 
 struct Options {
   serve::ServeOptions options;
@@ -54,34 +26,10 @@ int run(Options& c) {
   c.options.body_timeout = std::chrono::seconds(c.body_timeout_s);
   c.options.header_timeout = std::chrono::seconds(c.header_timeout_s);
   c.predictor.decode.max_pixels = int64_t(c.max_megapixels * 1e6);
-  auto chosen = predictor_options(c.models);
-  c.predictor.models_dir = chosen.models_dir;
-  c.predictor.text_model = chosen.text_model;
-  c.predictor.face_model = chosen.face_model;
-  c.predictor.fusion_file = chosen.fusion_file;
-  c.predictor.face_mirror = chosen.face_mirror;
+  apply_model_choice(c.models, c.predictor);
   serve::Server server(c.options, [&c] { return std::make_unique<predict::Predictor>(c.predictor); });
   server.bind();
-  std::thread watcher([&] {
-    char sig = 0;
-    while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
-    }
-    if (sig == 0) return;  // woken to be joined, not a signal
-    spdlog::info("signal {}: finishing requests in flight, then stopping", int(sig));
-    server.stop();
-  });
-  auto join_watcher = [&] {
-    const char wake = 0;
-    [[maybe_unused]] auto n = ::write(g_stop_pipe[1], &wake, 1);
-    watcher.join();
-  };
-  try {
-    server.run();
-  } catch (...) {
-    join_watcher();
-    throw;
-  }
-  join_watcher();
+  run_until_stop_signal([&] { server.run(); }, [&] { server.stop(); });
   return 0;
 }
 

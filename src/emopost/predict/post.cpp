@@ -129,4 +129,19 @@ Post parse_post_line(const std::string& line, const ImageFiles& files) {
   return post_from_json(parse_json(line, "the line"), &files);
 }
 
+std::optional<Scores> pool_faces(std::vector<Face>& faces) {
+  if (faces.empty()) return std::nullopt;
+  double total = 0;
+  for (auto& f : faces) {
+    f.weight = double(f.box.area()) * *std::max_element(f.probabilities.begin(), f.probabilities.end());
+    total += f.weight;
+  }
+  Scores pooled{};
+  for (auto& f : faces) {
+    f.weight = total > 0 ? f.weight / total : 1.0 / double(faces.size());
+    for (int c = 0; c < kNumLabels; ++c) pooled[c] += f.weight * f.probabilities[c];
+  }
+  return pooled;
+}
+
 }  // namespace emopost::predict

@@ -64,6 +64,10 @@ struct Outcome {
   nlohmann::json to_json() const;
 };
 
+// Faces pooled into the picture's verdict, bigger and more confident faces louder; sets each face's
+// weight. Nothing when there is no face. (An album's faces are pooled the same way, all together.)
+std::optional<Scores> pool_faces(std::vector<Face>& faces);
+
 // What reads posts: the Predictor, or a stand-in in the server's tests.
 class PostReader {
  public:

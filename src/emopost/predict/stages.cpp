@@ -102,21 +102,6 @@ void read_faces(std::vector<PostWork>& work, const FaceModel& model) {
   }
 }
 
-std::optional<Scores> pool_faces(std::vector<Face>& faces) {
-  if (faces.empty()) return std::nullopt;
-  double total = 0;
-  for (auto& f : faces) {
-    f.weight = double(f.box.area()) * *std::max_element(f.probabilities.begin(), f.probabilities.end());
-    total += f.weight;
-  }
-  Scores pooled{};
-  for (auto& f : faces) {
-    f.weight = total > 0 ? f.weight / total : 1.0 / double(faces.size());
-    for (int c = 0; c < kNumLabels; ++c) pooled[c] += f.weight * f.probabilities[c];
-  }
-  return pooled;
-}
-
 Outcome fuse(const Post& post, const PostWork& w, const fusion::FusionModel& fusion) {
   if (w.error) return Outcome::failed(post.id, *w.error);
   if (!post.text && !post.image)

@@ -69,9 +69,7 @@ PictureTimes read_pictures(const std::vector<Post>& posts, const PictureReading&
                            const std::function<void()>& before_detecting = {});
 // 4. The face model over every face of every post, in one pass.
 void read_faces(std::vector<PostWork>& work, const FaceModel& model);
-// 5. A picture's faces pooled into its verdict, bigger and more confident faces louder; sets each
-// face's weight. Nothing when there is no face.
-std::optional<Scores> pool_faces(std::vector<Face>& faces);
+// 5. A picture's faces pooled into its verdict: pool_faces (post.h).
 // 6. The post's verdict from what the stages found, or the error that stopped it.
 Outcome fuse(const Post& post, const PostWork& work, const fusion::FusionModel& fusion);
 // 7. Occlusion: how much the text verdict's probability falls when each word is left out.
