@@ -369,6 +369,7 @@ TEST(Bot, AnswersEveryKindOfMessageInOrder) {
   EXPECT_NE(chat1[5].text.find("I keep no message text"), std::string::npos) << chat1[5].text;
   EXPECT_NE(chat1[6].text.find("Test text model"), std::string::npos) << chat1[6].text;
   EXPECT_NE(chat1[7].text.find("Edited post"), std::string::npos) << chat1[7].text;
+  EXPECT_EQ(api.calls("deleteWebhook"), 1) << "polling works on a bot that once had a webhook";
   // The photo back, boxed: one for the photo, three for the album, one for the document.
   EXPECT_EQ(api.sent("sendPhoto").size(), 5u);
   run.stop();

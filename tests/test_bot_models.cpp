@@ -54,11 +54,12 @@ TEST(BotWithModels, AnswersAPhotoPostAndAnAlbumWithTheShippedModels) {
     if (part == 1) m["caption"] = "we won the final, so happy!!! 🎉";
     api.push(m);
   }
-  ASSERT_TRUE(api.wait_for([&] { return api.sent("sendMessage").size() >= 2; }, std::chrono::seconds(120)));
+  api.push({{"chat", chat}, {"text", "/about"}});
+  ASSERT_TRUE(api.wait_for([&] { return api.sent("sendMessage").size() >= 3; }, std::chrono::seconds(120)));
   bot.stop();
   runner.join();
   const auto msgs = api.sent("sendMessage");
-  ASSERT_EQ(msgs.size(), 2u);
+  ASSERT_EQ(msgs.size(), 3u);
   EXPECT_EQ(msgs[0].text.rfind("😊 joy", 0), 0u) << msgs[0].text;
   EXPECT_NE(msgs[0].text.find("(1 found)"), std::string::npos) << msgs[0].text;
   EXPECT_NE(msgs[0].text.find("text: joy"), std::string::npos) << msgs[0].text;
@@ -69,5 +70,11 @@ TEST(BotWithModels, AnswersAPhotoPostAndAnAlbumWithTheShippedModels) {
   const auto open = msgs[1].text.rfind('(', found);
   EXPECT_GE(std::stoi(msgs[1].text.substr(open + 1)), 4) << msgs[1].text;
   EXPECT_EQ(api.sent("sendPhoto").size(), 3u);  // each picture back with its faces boxed
+  // /about names both shipped models and gives the test figures their cards hold.
+  const auto& about = msgs[2].text;
+  EXPECT_NE(about.find("Text: emopost text model"), std::string::npos) << about;
+  EXPECT_NE(about.find("Faces: emopost face model"), std::string::npos) << about;
+  EXPECT_NE(about.find("pooled (6968 examples): accuracy"), std::string::npos) << about;
+  EXPECT_NE(about.find("FER2013 PrivateTest (3589 examples): accuracy"), std::string::npos) << about;
   fs::remove_all(dir);
 }
