@@ -20,7 +20,7 @@ test: build sanitize tsan
 # suites stay out: an instrumented libtorch is not packaged, and building them twice would double CI.
 SANITIZE_BUILD ?= build/sanitize
 SANITIZE_TESTS = test_worker test_tokenizer test_safetensors test_config test_preprocess test_datasets \
-  test_metrics test_normalize test_faces test_fusion test_base64 test_errors test_server test_bot bot_harness \
+  test_metrics test_normalize test_faces test_fusion test_base64 test_errors test_server test_bot bot_harness test_report \
   replay_fuzz_safetensors replay_fuzz_config replay_fuzz_text replay_fuzz_image replay_fuzz_json \
   replay_fuzz_request replay_fuzz_jsonl
 sanitize: deps
@@ -28,7 +28,7 @@ sanitize: deps
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TESTS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|Bot|fuzz_corpus_)'
+	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|Bot|ReportFigures|fuzz_corpus_)'
 
 # ThreadSanitizer over the threaded code without torch: the HTTP server and its deadlines, the
 # micro-batcher, the worker, the Telegram bot (libtorch's OpenMP pool is not instrumented, so its

@@ -222,8 +222,8 @@ std::string Report::to_markdown(const std::vector<std::string>& labels) const {
   return md;
 }
 
-double expected_calibration_error(const std::vector<std::vector<double>>& probabilities,
-                                  const std::vector<int>& truth, int bins) {
+std::vector<ReliabilityBin> reliability_bins(const std::vector<std::vector<double>>& probabilities,
+                                             const std::vector<int>& truth, int bins) {
   if (bins < 1) throw Error(fmt::format("bins must be >= 1, got {}", bins));
   if (probabilities.size() != truth.size())
     throw Error(
@@ -265,13 +265,22 @@ double expected_calibration_error(const std::vector<std::vector<double>>& probab
     correct[b] += static_cast<int>(best) == truth[i] ? 1.0 : 0.0;
   }
 
+  std::vector<ReliabilityBin> out;
+  for (int b = 0; b < bins; ++b) {
+    const double nb = static_cast<double>(count[b]);
+    out.push_back({static_cast<double>(b) / bins, static_cast<double>(b + 1) / bins, count[b],
+                   count[b] ? conf_sum[b] / nb : 0.0, count[b] ? correct[b] / nb : 0.0});
+  }
+  return out;
+}
+
+double expected_calibration_error(const std::vector<std::vector<double>>& probabilities,
+                                  const std::vector<int>& truth, int bins) {
+  const auto binned = reliability_bins(probabilities, truth, bins);
   const double n = static_cast<double>(truth.size());
   double ece = 0;
-  for (int b = 0; b < bins; ++b) {
-    if (count[b] == 0) continue;
-    const double nb = static_cast<double>(count[b]);
-    ece += (nb / n) * std::abs(correct[b] / nb - conf_sum[b] / nb);
-  }
+  for (const auto& b : binned)
+    if (b.count) ece += (static_cast<double>(b.count) / n) * std::abs(b.accuracy - b.confidence);
   return ece;
 }
 

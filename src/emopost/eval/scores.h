@@ -32,7 +32,17 @@ struct Report {
 Report classification_report(const std::vector<int>& truth, const std::vector<int>& predicted,
                              int num_classes);
 
-// Expected calibration error with equal-width confidence bins.
+// Equal-width bins of the top probability, (b/B, (b+1)/B]: how many examples fall in each, their
+// mean confidence and their accuracy (the reliability diagram). Every bin is listed, empty ones too.
+struct ReliabilityBin {
+  double from = 0, to = 0;
+  int64_t count = 0;
+  double confidence = 0, accuracy = 0;  // 0 for an empty bin
+};
+std::vector<ReliabilityBin> reliability_bins(const std::vector<std::vector<double>>& probabilities,
+                                             const std::vector<int>& truth, int bins = 15);
+
+// Expected calibration error with the same bins.
 double expected_calibration_error(const std::vector<std::vector<double>>& probabilities,
                                   const std::vector<int>& truth, int bins = 15);
 
