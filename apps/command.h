@@ -26,6 +26,7 @@ void add_study_faces_command(CLI::App& app, Commands& out);
 void add_serve_command(CLI::App& app, Commands& out);
 void add_convert_command(CLI::App& app, Commands& out);  // convert-detector
 void add_telegram_command(CLI::App& app, Commands& out);
+void add_report_command(CLI::App& app, Commands& out);
 
 // The model folders of the commands that read posts.
 struct ModelChoice {

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   app::add_study_faces_command(cli, commands);
   app::add_serve_command(cli, commands);
   app::add_telegram_command(cli, commands);
+  app::add_report_command(cli, commands);
   app::add_convert_command(cli, commands);
 
   try {

@@ -29,7 +29,7 @@ int run(Options& c) {
   apply_model_choice(c.models, c.predictor);
   serve::Server server(c.options, [&c] { return std::make_unique<predict::Predictor>(c.predictor); });
   server.bind();
-  run_until_stop_signal([&] { server.run(); }, [&] { server.stop(); });
+  run_until_stop_signal([&] { server.run(); }, [&] { server.stop(); }, "requests");
   return 0;
 }
 

@@ -36,13 +36,14 @@ void catch_stop_signals() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
-void run_until_stop_signal(const std::function<void()>& body, const std::function<void()>& on_stop) {
+void run_until_stop_signal(const std::function<void()>& body, const std::function<void()>& on_stop,
+                           const char* in_flight) {
   std::thread watcher([&] {
     char sig = 0;
     while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == 0) return;  // woken to be joined, not a signal
-    spdlog::info("signal {}: finishing the work in flight, then stopping", int(sig));
+    spdlog::info("signal {}: finishing {} in flight, then stopping", int(sig), in_flight);
     on_stop();
   });
   auto join_watcher = [&] {

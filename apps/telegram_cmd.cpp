@@ -77,7 +77,7 @@ int run(Options& c) {
     metrics_thread.join();
   };
   try {
-    run_until_stop_signal([&] { bot.run(); }, [&] { bot.stop(); });
+    run_until_stop_signal([&] { bot.run(); }, [&] { bot.stop(); }, "replies");
   } catch (...) {
     stop_metrics();
     throw;

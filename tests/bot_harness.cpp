@@ -30,6 +30,6 @@ int main(int argc, char** argv) {
   o.send_photos = false;
   test::BotReader reader;
   bot::Bot bot(o, reader);
-  app::run_until_stop_signal([&] { bot.run(); }, [&] { bot.stop(); });
+  app::run_until_stop_signal([&] { bot.run(); }, [&] { bot.stop(); }, "replies");
   return 0;
 }

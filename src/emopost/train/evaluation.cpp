@@ -54,9 +54,11 @@ EvalOutput run_evaluation(const EvalRequest& r) {
       for (const auto& e : skipped) out.markdown += "- " + e + "\n";
     }
   }
-  for (size_t i = 0; i < data.size(); ++i)
+  for (size_t i = 0; i < data.size(); ++i) {
     out.predictions.push_back({{"index", i}, {"source", data.sources[i]}, {"label", labels[data.labels[i]]},
                                {"predicted", labels[ev.predicted[i]]}, {"probabilities", ev.probabilities[i]}});
+    if (i < data.texts.size()) out.predictions.back()["text"] = data.texts[i];
+  }
   // Per source data set: CARER and GoEmotions differ a lot in difficulty, so pooled alone misleads.
   std::map<std::string, std::pair<std::vector<int>, std::vector<int>>> by_source;
   for (size_t i = 0; i < data.size(); ++i) {

@@ -29,7 +29,7 @@ struct EvalRequest {
 struct EvalOutput {
   nlohmann::json json;
   std::string markdown;
-  // One row per example, in data order: index, source, label, predicted, probabilities.
+  // One row per example, in data order: index, source, label, predicted, probabilities (and text).
   std::vector<nlohmann::json> predictions;
 };
 

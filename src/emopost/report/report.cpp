@@ -1,0 +1,350 @@
+#include "emopost/report/report.h"
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "emopost/core/error.h"
+#include "emopost/core/files.h"
+#include "emopost/core/json.h"
+#include "emopost/core/labels.h"
+#include "emopost/core/paths.h"
+#include "emopost/text/tokenizer.h"
+#include "emopost/train/evaluation.h"
+
+namespace emopost::report {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+json report_defaults() {
+  return {{"title", "emopost: the data and the models"},
+          {"data_split", "train"},    // figures 1-3 describe the training data
+          {"eval_split", "test"},     // figures 7, 11, 12: the split the cards report
+          {"limit", 0},               // examples per evaluated split (0: all), for a quick report
+          {"top_k", 7},
+          {"stop_words", nullptr},    // null: default_stop_words()
+          {"length_bins", {0, 5, 10, 20, 40, 80}},
+          {"reliability_bins", 15},
+          {"face_detector", "cnn"},   // as the face card's figures are read
+          {"face_mirror", true}};
+}
+
+namespace {
+
+json merged_config(const json& given) {
+  json c = report_defaults();
+  if (!given.is_object()) throw Error("the report config must be a JSON object", Errc::invalid_input);
+  for (const auto& [k, v] : given.items()) {
+    if (!c.contains(k)) throw Error(fmt::format("the report config has an unknown key \"{}\"", k), Errc::invalid_input);
+    c[k] = v;
+  }
+  auto need = [&](const char* key, bool ok, const char* what) {
+    if (!ok) throw Error(fmt::format("the report config's \"{}\" must be {}", key, what), Errc::invalid_input);
+  };
+  need("top_k", c["top_k"].is_number_integer() && c["top_k"].get<int>() > 0, "a positive integer");
+  need("limit", c["limit"].is_number_integer() && c["limit"].get<int>() >= 0, "a count (0: all)");
+  need("reliability_bins", c["reliability_bins"].is_number_integer() && c["reliability_bins"].get<int>() > 0, "a positive integer");
+  need("length_bins", c["length_bins"].is_array() && !c["length_bins"].empty(), "a list of word counts");
+  for (const auto& e : c["length_bins"]) need("length_bins", e.is_number_integer() && e.get<int64_t>() >= 0, "a list of word counts");
+  need("stop_words", c["stop_words"].is_null() || c["stop_words"].is_array(), "a list of words (or null)");
+  return c;
+}
+
+// Vega-Lite for each kind of figure. The rows become data.values when the page is drawn.
+json bars(const std::string& x, const std::string& y, const std::string& facet, bool independent_y) {
+  json spec = {{"facet", {{"field", facet}, {"type", "nominal"}}},
+               {"columns", 3},
+               {"spec", {{"width", 220}, {"height", 160}, {"mark", "bar"},
+                         {"encoding", {{"x", {{"field", x}, {"type", "nominal"}, {"sort", std::vector<std::string>(kLabels.begin(), kLabels.end())}}},
+                                       {"y", {{"field", y}, {"type", "quantitative"}}},
+                                       {"tooltip", {{{"field", x}}, {{"field", y}}}}}}}}};
+  if (independent_y) spec["resolve"] = {{"scale", {{"y", "independent"}}}};
+  return spec;
+}
+
+json box_spec() {
+  const json x = {{"field", "label"}, {"type", "nominal"}};
+  return {{"facet", {{"field", "unit"}, {"type", "nominal"}}},
+          {"resolve", {{"scale", {{"y", "independent"}}}}},
+          {"spec", {{"width", 300}, {"height", 200},
+                    {"layer", {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "min"}, {"type", "quantitative"}, {"title", "length"}}}, {"y2", {{"field", "max"}}}}}},
+                               {{"mark", {{"type", "bar"}, {"size", 18}}}, {"encoding", {{"x", x}, {"y", {{"field", "q1"}, {"type", "quantitative"}}}, {"y2", {{"field", "q3"}}}}}},
+                               {{"mark", {{"type", "tick"}, {"color", "white"}, {"size", 18}}}, {"encoding", {{"x", x}, {"y", {{"field", "median"}, {"type", "quantitative"}}}}}}}}}}};
+}
+
+json top_words_spec() {
+  return {{"facet", {{"field", "label"}, {"type", "nominal"}}},
+          {"columns", 4},
+          {"resolve", {{"scale", {{"y", "independent"}}}}},
+          {"spec", {{"width", 150}, {"height", 140}, {"mark", "bar"},
+                    {"encoding", {{"y", {{"field", "word"}, {"type", "nominal"}, {"sort", "-x"}}},
+                                  {"x", {{"field", "count"}, {"type", "quantitative"}}}}}}}};
+}
+
+json curves_spec() {
+  return {{"width", 420}, {"height", 220},
+          {"transform", {{{"fold", {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}}}}},
+          {"mark", {{"type", "line"}, {"point", true}}},
+          {"encoding", {{"x", {{"field", "epoch"}, {"type", "ordinal"}}},
+                        {"y", {{"field", "value"}, {"type", "quantitative"}}},
+                        {"color", {{"field", "key"}, {"type", "nominal"}, {"title", "metric"}}}}}};
+}
+
+json heatmap_spec() {
+  const std::vector<std::string> order(kLabels.begin(), kLabels.end());
+  auto one = [&](const char* field, const char* format) {
+    return json{{"width", 260}, {"height", 260},
+                {"encoding", {{"x", {{"field", "predicted"}, {"type", "nominal"}, {"sort", order}}},
+                              {"y", {{"field", "true"}, {"type", "nominal"}, {"sort", order}}}}},
+                {"layer", {{{"mark", "rect"}, {"encoding", {{"color", {{"field", field}, {"type", "quantitative"}}}}}},
+                           {{"mark", {{"type", "text"}, {"fontSize", 10}}},
+                            {"encoding", {{"text", {{"field", field}, {"type", "quantitative"}, {"format", format}}}}}}}}};
+  };
+  return {{"hconcat", {one("count", "d"), one("share", ".2f")}}, {"resolve", {{"scale", {{"color", "independent"}}}}}};
+}
+
+json quality_spec() {
+  return {{"width", 420}, {"height", 220},
+          {"transform", {{{"fold", {"accuracy", "macro_f1"}}}}},
+          {"mark", "bar"},
+          {"encoding", {{"x", {{"field", "bin"}, {"type", "ordinal"}, {"sort", nullptr}, {"title", "words"}}},
+                        {"xOffset", {{"field", "key"}}},
+                        {"y", {{"field", "value"}, {"type", "quantitative"}}},
+                        {"color", {{"field", "key"}, {"type", "nominal"}, {"title", "metric"}}},
+                        {"tooltip", {{{"field", "bin"}}, {{"field", "count"}}, {{"field", "value"}, {"format", ".3f"}}}}}}};
+}
+
+json reliability_spec() {
+  return {{"width", 300}, {"height", 300},
+          {"layer", {{{"data", {{"values", {{{"x", 0}}, {{"x", 1}}}}}}, {"mark", {{"type", "line"}, {"strokeDash", {4, 4}}, {"color", "grey"}}},
+                      {"encoding", {{"x", {{"field", "x"}, {"type", "quantitative"}}}, {"y", {{"field", "x"}, {"type", "quantitative"}}}}}},
+                     {{"mark", {{"type", "line"}, {"point", true}}},
+                      {"encoding", {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}}}},
+                                    {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}}}},
+                                    {"size", {{"field", "count"}, {"type", "quantitative"}}}}}}}}};
+}
+
+fs::path find_vendor(const fs::path& given) {
+  std::vector<fs::path> candidates;
+  if (!given.empty()) candidates.push_back(given);
+  candidates.push_back("node_modules");
+  if (auto share = installed_data_dir(); !share.empty()) candidates.push_back(share / "node_modules");
+  for (const auto& c : candidates)
+    if (fs::exists(c / "vega-embed/build/vega-embed.min.js")) return c;
+  throw Error("the report's charts need vega, vega-lite and vega-embed (package-lock.json): run `npm ci` in the "
+              "source folder, or give --vendor-dir",
+              Errc::invalid_input);
+}
+
+// Labels, predictions and probabilities of an evaluation's rows.
+struct Evaluated {
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<double>> probabilities;
+  std::vector<size_t> words;
+};
+
+Evaluated evaluated(const train::EvalOutput& out) {
+  Evaluated e;
+  for (const auto& p : out.predictions) {
+    e.truth.push_back(*label_id(p["label"].get<std::string>()));
+    e.predicted.push_back(*label_id(p["predicted"].get<std::string>()));
+    e.probabilities.push_back(p["probabilities"].get<std::vector<double>>());
+    if (p.contains("text")) e.words.push_back(words_of(p["text"].get<std::string>()).size());
+  }
+  return e;
+}
+
+void write_text(const fs::path& file, const std::string& content) {
+  std::ofstream out(file, std::ios::binary);
+  out << content;
+  if (!out) throw Error("cannot write " + file.string(), Errc::invalid_input);
+}
+
+}  // namespace
+
+std::vector<Figure> build_report(const ReportRequest& r) {
+  const json c = merged_config(r.config);
+  const fs::path vendor = find_vendor(r.vendor_dir);
+  std::vector<Figure> figs;
+  auto note_error = [](Figure& f, const std::string& what, const std::exception& e) {
+    f.notes.push_back(fmt::format("{}: {}", what, e.what()));
+  };
+  const std::string data_split = c["data_split"], eval_split = c["eval_split"];
+  const size_t limit = c["limit"].get<size_t>();
+
+  // 1-3: the data.
+  Figure counts{"01-class-counts", "Examples per label in each data set", Rows::array(), {}, bars("label", "count", "dataset", true)};
+  std::vector<data::TextExample> text_data;
+  std::vector<std::pair<std::string, std::vector<size_t>>> sets;
+  for (const auto& [name, recipe] : std::vector<std::pair<std::string, std::string>>{{"text mix", "all"}, {"CARER", "carer"}, {"GoEmotions", "goemotions"}}) {
+    try {
+      auto ex = data::read_text_recipe(r.data_root, recipe, data_split);
+      sets.emplace_back(fmt::format("{} {}", name, data_split), data::label_counts(ex));
+      if (recipe == "all") text_data = std::move(ex);
+    } catch (const std::exception& e) {
+      note_error(counts, fmt::format("{} {} not read", name, data_split), e);
+    }
+  }
+  for (const char* split : {"train", "test"}) {
+    try {
+      sets.emplace_back(fmt::format("FER2013 {}", split), data::label_counts(data::read_fer2013(r.data_root, split)));
+    } catch (const std::exception& e) {
+      note_error(counts, fmt::format("FER2013 {} not read", split), e);
+    }
+  }
+  counts.rows = class_counts(sets);
+  figs.push_back(std::move(counts));
+
+  Figure lengths{"02-text-lengths", fmt::format("Text length per label ({} split), in words and in tokens", data_split), Rows::array(), {}, box_spec()};
+  Figure words{"03-top-words", fmt::format("The {} most frequent words of each label, stop words left out", c["top_k"].get<int>()), Rows::array(), {}, top_words_spec()};
+  if (text_data.empty()) {
+    lengths.notes.push_back("no text data was read (see figure 1)");
+    words.notes.push_back("no text data was read (see figure 1)");
+  } else {
+    try {
+      const auto tok = text::WordPieceTokenizer::from_file(r.models_dir / "text/vocab.txt");
+      lengths.rows = length_distribution(text_data, [&](const std::string& t) { return tok.tokenize(t).size(); });
+    } catch (const std::exception& e) {
+      note_error(lengths, "the text model's vocab", e);
+    }
+    std::set<std::string> stop = default_stop_words();
+    if (c["stop_words"].is_array()) stop = c["stop_words"].get<std::set<std::string>>();
+    words.rows = top_words(text_data, stop, c["top_k"].get<int>());
+  }
+  figs.push_back(std::move(lengths));
+  figs.push_back(std::move(words));
+
+  // 5 and 6: training curves.
+  for (const auto& [id, part, title] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"05-text-training", "text", "The text model's training"}, {"06-face-training", "face", "The face model's training"}}) {
+    auto curves = training_curves(r.models_dir / part / "log.jsonl");
+    figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec()});
+  }
+
+  // 7, 11 and the text extras: the text model on the evaluation split.
+  Figure confusion_text{"07-text-confusion", fmt::format("The text model's confusion matrix ({} split): counts, and shares of each true label", eval_split), Rows::array(), {}, heatmap_spec()};
+  Figure quality{"11-quality-by-length", "The text model's accuracy and macro-F1 by text length (words)", Rows::array(), {}, quality_spec()};
+  Figure text_classes{"text-per-class", "The text model per class", Rows::array(), {}, json(), true};
+  Figure text_confused{"text-most-confused", "The text model's most confused pairs", Rows::array(), {}, json(), true};
+  Figure text_reliability{"text-reliability", "The text model's reliability (softmax probabilities)", Rows::array(), {}, reliability_spec()};
+  try {
+    train::EvalRequest q;
+    q.kind = "text";
+    q.model_dir = r.models_dir / "text";
+    q.data_root = r.data_root;
+    q.split = eval_split;
+    q.limit = limit;
+    const auto e = evaluated(train::run_evaluation(q));
+    const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
+    confusion_text.rows = confusion_rows(rep);
+    text_classes.rows = per_class_rows(rep);
+    text_confused.rows = most_confused(rep);
+    quality.rows = quality_by_length(e.words, e.truth, e.predicted, c["length_bins"].get<std::vector<size_t>>());
+    text_reliability.rows = reliability(e.probabilities, e.truth, c["reliability_bins"].get<int>());
+    text_reliability.notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, c["reliability_bins"].get<int>())));
+  } catch (const std::exception& e) {
+    for (auto* f : {&confusion_text, &quality, &text_classes, &text_confused, &text_reliability}) note_error(*f, "the text model was not evaluated", e);
+  }
+
+  // 12 and the face extras.
+  Figure confusion_face{"12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), Rows::array(), {}, heatmap_spec()};
+  Figure face_classes{"face-per-class", "The face model per class", Rows::array(), {}, json(), true};
+  Figure face_confused{"face-most-confused", "The face model's most confused pairs", Rows::array(), {}, json(), true};
+  Figure face_reliability{"face-reliability", "The face model's reliability (softmax probabilities)", Rows::array(), {}, reliability_spec()};
+  try {
+    train::EvalRequest q;
+    q.kind = "image";
+    q.model_dir = r.models_dir / "face";
+    q.data_root = r.data_root;
+    q.split = eval_split;
+    q.limit = limit;
+    q.mirror = c["face_mirror"].get<bool>();
+    q.faces.detector = c["face_detector"].get<std::string>();
+    q.faces.detector_model = r.models_dir / "detector";
+    q.faces.landmarks_model = r.models_dir / "landmarks";
+    q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
+    const auto e = evaluated(train::run_evaluation(q));
+    const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
+    confusion_face.rows = confusion_rows(rep);
+    face_classes.rows = per_class_rows(rep);
+    face_confused.rows = most_confused(rep);
+    face_reliability.rows = reliability(e.probabilities, e.truth, c["reliability_bins"].get<int>());
+    face_reliability.notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, c["reliability_bins"].get<int>())));
+  } catch (const std::exception& e) {
+    for (auto* f : {&confusion_face, &face_classes, &face_confused, &face_reliability}) note_error(*f, "the face model was not evaluated", e);
+  }
+  for (auto* f : {&confusion_text, &quality, &confusion_face, &text_classes, &text_confused, &face_classes, &face_confused,
+                  &text_reliability, &face_reliability})
+    figs.push_back(std::move(*f));
+
+  // Written: data/<id>.json and .csv, report.json (everything), index.html.
+  fs::create_directories(r.out_dir / "data");
+  json all = {{"config", c}, {"figures", json::array()}};
+  for (const auto& f : figs) {
+    write_json_file(r.out_dir / "data" / (f.id + ".json"), {{"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
+    write_text(r.out_dir / "data" / (f.id + ".csv"), to_csv(f.rows));
+    all["figures"].push_back({{"id", f.id}, {"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
+  }
+  write_json_file(r.out_dir / "report.json", all);
+  std::string scripts;
+  for (const char* lib : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"})
+    scripts += "<script>" + read_file(vendor / lib) + "</script>\n";
+  write_text(r.out_dir / "index.html", render_html(figs, c["title"].get<std::string>(), scripts));
+  return figs;
+}
+
+std::string render_html(const std::vector<Figure>& figs, const std::string& title, const std::string& scripts) {
+  auto esc = [](const std::string& s) {
+    std::string o;
+    for (char ch : s) o += ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;" : std::string(1, ch);
+    return o;
+  };
+  std::string body;
+  json charts = json::array();
+  for (const auto& f : figs) {
+    body += fmt::format("<section id=\"{0}\" class=\"figure\"><h2>{1}</h2>\n", f.id, esc(f.title));
+    if (f.table) {
+      body += "<table>";
+      if (!f.rows.empty()) {
+        body += "<tr>";
+        for (const auto& [k, v] : f.rows.front().items()) body += "<th>" + esc(k) + "</th>";
+        body += "</tr>";
+        for (const auto& row : f.rows) {
+          body += "<tr>";
+          for (const auto& [k, v] : row.items())
+            body += "<td>" + (v.is_number_float() ? fmt::format("{:.3f}", v.get<double>()) : esc(v.is_string() ? v.get<std::string>() : v.dump())) + "</td>";
+          body += "</tr>";
+        }
+      }
+      body += "</table>\n";
+    } else if (!f.rows.empty()) {
+      body += fmt::format("<div class=\"chart\" id=\"chart-{}\"></div>\n", f.id);
+      json spec = f.spec;
+      spec["$schema"] = "https://vega.github.io/schema/vega-lite/v6.json";
+      spec["data"] = {{"values", f.rows}};
+      charts.push_back({{"id", f.id}, {"spec", spec}});
+    }
+    for (const auto& n : f.notes) body += "<p class=\"note\">" + esc(n) + "</p>\n";
+    body += fmt::format("<p class=\"data\">Numbers: <a href=\"data/{0}.json\">JSON</a>, <a href=\"data/{0}.csv\">CSV</a></p></section>\n", f.id);
+  }
+  // The specs are JSON inside a script: "</" is escaped so that no string in them closes it.
+  std::string specs = charts.dump();
+  for (size_t p = 0; (p = specs.find("</", p)) != std::string::npos; p += 3) specs.replace(p, 2, "<\\/");
+  return fmt::format(R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{0}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+.figure{{margin:2em 0;border-top:1px solid #ddd}}.note{{color:#a33}}.data{{font-size:.85em;color:#666}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}</style>
+{1}</head><body><h1>{0}</h1>
+{2}
+<script>
+const charts = {3};
+window.emopostRendered = Promise.all(charts.map(c => vegaEmbed('#chart-' + c.id, c.spec, {{actions: false, renderer: 'svg'}})));
+</script></body></html>
+)",
+                     esc(title), scripts, body, specs);
+}
+
+}  // namespace emopost::report

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `emopost report` on the small sample in the repo (tests/data/eval-sample): every file written, the
+# numbers equal to what `emopost eval` reports on the same sample, every chart drawn in headless
+# Chromium with no console error and no network request, and bad input noted on its figure.
+# Usage: run.sh EMOPOST_BINARY ARTIFACT_DIR
+set -euo pipefail
+bin=$1
+artifacts=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sample=$root/tests/data/eval-sample
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+cd "$artifacts"
+
+# The sample holds only test splits, so the data figures read it too.
+echo '{"data_split": "test"}' >config.json
+"$bin" --threads 2 report --data "$sample" --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>report.log
+python3 - "$artifacts/report" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+assert os.path.getsize(os.path.join(out, "index.html")) > 100_000, "index.html is missing or has no bundled scripts"
+report = json.load(open(os.path.join(out, "report.json")))
+ids = [f["id"] for f in report["figures"]]
+for need in ["01-class-counts", "02-text-lengths", "03-top-words", "05-text-training", "06-face-training",
+             "07-text-confusion", "11-quality-by-length", "12-face-confusion", "text-per-class", "face-per-class",
+             "text-most-confused", "face-most-confused", "text-reliability", "face-reliability"]:
+    assert need in ids, f"figure {need} is missing"
+for i in ids:
+    for ext in ("json", "csv"):
+        assert os.path.exists(os.path.join(out, "data", f"{i}.{ext}")), f"data/{i}.{ext} is missing"
+html = open(os.path.join(out, "index.html")).read()
+assert "http://" not in html.split("<script>")[0] and "<script src" not in html, "the page loads something"
+print(f"ok - {len(ids)} figures written with their JSON and CSV")
+PY
+
+# The numbers are eval's.
+"$bin" --threads 2 eval text --model "$root/models/text" --data "$sample" --split test --json >eval_text.json 2>/dev/null
+# (eval finds the detector as models/detector, so it runs from the source folder.)
+(cd "$root" && "$bin" --threads 2 eval image --model models/face --data "$sample" --split test --detector cnn --mirror \
+  --face-cache "$artifacts/eval-cache" --json) >eval_face.json 2>/dev/null
+python3 - "$artifacts" <<'PY'
+import json, os, sys
+a = sys.argv[1]
+labels = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+for fig, ev in [("07-text-confusion", "eval_text.json"), ("12-face-confusion", "eval_face.json")]:
+    rows = json.load(open(os.path.join(a, "report/data", fig + ".json")))["rows"]
+    pooled = json.load(open(os.path.join(a, ev)))["pooled"]
+    got = {(r["true"], r["predicted"]): r["count"] for r in rows}
+    assert len(got) == 49, f"{fig}: {len(got)} cells"
+    for t in labels:
+        for p in labels:
+            n = pooled["confusion"][t][p]
+            assert got[(t, p)] == n, f"{fig}: {t}->{p} {got[(t, p)]} != eval's {n}"
+    per_class = json.load(open(os.path.join(a, "report/data", fig.split("-")[1] + "-per-class.json")))["rows"]
+    total = sum(r["support"] for r in per_class)
+    assert total == pooled["total"], f"{fig}: supports {total} != eval's {pooled['total']}"
+    for r in per_class:
+        assert abs(r["f1"] - pooled["per_class"][r["label"]]["f1"]) < 1e-9, f"{fig}: {r['label']} F1"
+    print(f"ok - {fig} equals `emopost eval` ({total} examples)")
+PY
+
+# Drawn in Chromium: PNG and SVG per chart, no console error, no network request.
+node "$root/scripts/render-report.mjs" "$artifacts/report"
+for f in 01-class-counts 07-text-confusion 12-face-confusion; do
+  [[ -s report/png/$f.png && -s report/svg/$f.svg ]] || { echo "report/png/$f.png or svg/$f.svg is missing"; exit 1; }
+done
+echo "ok - every chart drawn, as PNG and SVG"
+
+# Bad input: a missing split, and a training log with a broken line, are notes on their figures.
+mkdir -p models/text
+for f in "$root"/models/text/*; do ln -sf "$f" models/text/; done
+for d in face detector landmarks; do ln -sfn "$root/models/$d" models/$d; done
+printf '%s\n' '{"type":"epoch","epoch":1,"train_loss":1.2,"val_loss":1.0,"val_accuracy":0.6,"val_macro_f1":0.5}' \
+  '{"type":"epoch","epoch":2,"train_lo' >models/text/log.jsonl
+echo '{"limit": 20}' >small.json
+"$bin" --threads 2 report --data "$sample" --models models --out bad --config small.json --vendor-dir "$root/node_modules" 2>bad.log
+python3 - "$artifacts/bad" <<'PY'
+import json, os, sys
+d = os.path.join(sys.argv[1], "data")
+counts = json.load(open(os.path.join(d, "01-class-counts.json")))
+assert any("train not read" in n for n in counts["notes"]), counts["notes"]
+assert any(r["dataset"] == "FER2013 test" for r in counts["rows"]), "the splits that exist are still drawn"
+curves = json.load(open(os.path.join(d, "05-text-training.json")))
+assert len(curves["rows"]) == 1 and any("log.jsonl:2" in n for n in curves["notes"]), curves
+print("ok - a missing split and a broken log line are notes on their figures")
+PY
