@@ -1,6 +1,7 @@
 #include "emopost/report/report.h"
 
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -156,6 +157,36 @@ Evaluated evaluated(const train::EvalOutput& out) {
   return e;
 }
 
+// A model's figures on one split: its confusion matrix (counts and shares), per-class table, most
+// confused pairs and reliability diagram. When it cannot be evaluated, each says why.
+struct ModelFigures {
+  std::vector<Figure> figures;    // confusion, per class, most confused, reliability
+  std::optional<Evaluated> read;  // its predictions, when evaluated
+};
+
+ModelFigures model_figures(const std::string& who, const std::string& confusion_id, const std::string& confusion_title,
+                           const train::EvalRequest& q, int bins) {
+  ModelFigures m;
+  m.figures = {{confusion_id, confusion_title + ": counts, and shares of each true label", Rows::array(), {}, heatmap_spec()},
+               {who + "-per-class", fmt::format("The {} model per class", who), Rows::array(), {}, json(), true},
+               {who + "-most-confused", fmt::format("The {} model's most confused pairs", who), Rows::array(), {}, json(), true},
+               {who + "-reliability", fmt::format("The {} model's reliability (softmax probabilities)", who), Rows::array(), {},
+                reliability_spec()}};
+  try {
+    m.read = evaluated(train::run_evaluation(q));
+    const auto& e = *m.read;
+    const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
+    m.figures[0].rows = confusion_rows(rep);
+    m.figures[1].rows = per_class_rows(rep);
+    m.figures[2].rows = most_confused(rep);
+    m.figures[3].rows = reliability(e.probabilities, e.truth, bins);
+    m.figures[3].notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, bins)));
+  } catch (const std::exception& e) {
+    for (auto& f : m.figures) f.notes.push_back(fmt::format("the {} model was not evaluated: {}", who, e.what()));
+  }
+  return m;
+}
+
 void write_text(const fs::path& file, const std::string& content) {
   std::ofstream out(file, std::ios::binary);
   out << content;
@@ -223,61 +254,33 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec()});
   }
 
-  // 7, 11 and the text extras: the text model on the evaluation split.
-  Figure confusion_text{"07-text-confusion", fmt::format("The text model's confusion matrix ({} split): counts, and shares of each true label", eval_split), Rows::array(), {}, heatmap_spec()};
+  // 7, 11, 12 and the extras: each model on the evaluation split.
+  const int bins = c["reliability_bins"].get<int>();
+  train::EvalRequest text_q;
+  text_q.kind = "text";
+  text_q.model_dir = r.models_dir / "text";
+  text_q.data_root = r.data_root;
+  text_q.split = eval_split;
+  text_q.limit = limit;
+  auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins);
   Figure quality{"11-quality-by-length", "The text model's accuracy and macro-F1 by text length (words)", Rows::array(), {}, quality_spec()};
-  Figure text_classes{"text-per-class", "The text model per class", Rows::array(), {}, json(), true};
-  Figure text_confused{"text-most-confused", "The text model's most confused pairs", Rows::array(), {}, json(), true};
-  Figure text_reliability{"text-reliability", "The text model's reliability (softmax probabilities)", Rows::array(), {}, reliability_spec()};
-  try {
-    train::EvalRequest q;
-    q.kind = "text";
-    q.model_dir = r.models_dir / "text";
-    q.data_root = r.data_root;
-    q.split = eval_split;
-    q.limit = limit;
-    const auto e = evaluated(train::run_evaluation(q));
-    const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
-    confusion_text.rows = confusion_rows(rep);
-    text_classes.rows = per_class_rows(rep);
-    text_confused.rows = most_confused(rep);
-    quality.rows = quality_by_length(e.words, e.truth, e.predicted, c["length_bins"].get<std::vector<size_t>>());
-    text_reliability.rows = reliability(e.probabilities, e.truth, c["reliability_bins"].get<int>());
-    text_reliability.notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, c["reliability_bins"].get<int>())));
-  } catch (const std::exception& e) {
-    for (auto* f : {&confusion_text, &quality, &text_classes, &text_confused, &text_reliability}) note_error(*f, "the text model was not evaluated", e);
-  }
-
-  // 12 and the face extras.
-  Figure confusion_face{"12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), Rows::array(), {}, heatmap_spec()};
-  Figure face_classes{"face-per-class", "The face model per class", Rows::array(), {}, json(), true};
-  Figure face_confused{"face-most-confused", "The face model's most confused pairs", Rows::array(), {}, json(), true};
-  Figure face_reliability{"face-reliability", "The face model's reliability (softmax probabilities)", Rows::array(), {}, reliability_spec()};
-  try {
-    train::EvalRequest q;
-    q.kind = "image";
-    q.model_dir = r.models_dir / "face";
-    q.data_root = r.data_root;
-    q.split = eval_split;
-    q.limit = limit;
-    q.mirror = c["face_mirror"].get<bool>();
-    q.faces.detector = c["face_detector"].get<std::string>();
-    q.faces.detector_model = r.models_dir / "detector";
-    q.faces.landmarks_model = r.models_dir / "landmarks";
-    q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
-    const auto e = evaluated(train::run_evaluation(q));
-    const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
-    confusion_face.rows = confusion_rows(rep);
-    face_classes.rows = per_class_rows(rep);
-    face_confused.rows = most_confused(rep);
-    face_reliability.rows = reliability(e.probabilities, e.truth, c["reliability_bins"].get<int>());
-    face_reliability.notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, c["reliability_bins"].get<int>())));
-  } catch (const std::exception& e) {
-    for (auto* f : {&confusion_face, &face_classes, &face_confused, &face_reliability}) note_error(*f, "the face model was not evaluated", e);
-  }
-  for (auto* f : {&confusion_text, &quality, &confusion_face, &text_classes, &text_confused, &face_classes, &face_confused,
-                  &text_reliability, &face_reliability})
-    figs.push_back(std::move(*f));
+  if (text.read) quality.rows = quality_by_length(text.read->words, text.read->truth, text.read->predicted,
+                                                  c["length_bins"].get<std::vector<size_t>>());
+  else quality.notes = text.figures.front().notes;
+  train::EvalRequest face_q = text_q;
+  face_q.kind = "image";
+  face_q.model_dir = r.models_dir / "face";
+  face_q.mirror = c["face_mirror"].get<bool>();
+  face_q.faces.detector = c["face_detector"].get<std::string>();
+  face_q.faces.detector_model = r.models_dir / "detector";
+  face_q.faces.landmarks_model = r.models_dir / "landmarks";
+  face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
+  auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins);
+  figs.push_back(std::move(text.figures[0]));
+  figs.push_back(std::move(quality));
+  figs.push_back(std::move(face.figures[0]));
+  for (auto* m : {&text, &face})
+    for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
 
   // Written: data/<id>.json and .csv, report.json (everything), index.html.
   fs::create_directories(r.out_dir / "data");
