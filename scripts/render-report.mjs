@@ -31,7 +31,7 @@ const charts = [];
 for (const div of await page.$$('div.chart')) {
   const id = (await div.getAttribute('id')).replace(/^chart-/, '');
   const svg = await div.$eval('svg', (s) => s.outerHTML).catch(() => null);
-  const marks = await div.$$eval('svg .mark-rect path, svg .mark-symbol path, svg .mark-line path, svg .mark-rule line, svg .mark-text text, svg .mark-tick rect', (m) => m.length);
+  const marks = await div.$$eval('svg .mark-rect path, svg .mark-symbol path, svg .mark-line path, svg .mark-rule line, svg .mark-text text, svg .mark-tick rect, svg text.cloud-word', (m) => m.length);
   if (svg) fs.writeFileSync(path.join(out, 'svg', `${id}.svg`), '<?xml version="1.0" encoding="utf-8"?>\n' + svg);
   await div.screenshot({ path: path.join(out, 'png', `${id}.png`) });
   charts.push({ id, svg: Boolean(svg), marks });

@@ -147,3 +147,35 @@ TEST(ReportFigures, ReliabilityBinsGiveTheMetricsEce) {
   EXPECT_NEAR(ece, eval::expected_calibration_error(probs, truth, 10), 1e-12);
   for (const auto& r : rows) EXPECT_GT(r["count"].get<int>(), 0);
 }
+
+TEST(ReportFigures, AttributedWordsAreSummedPerPredictedClass) {
+  const std::vector<std::vector<std::pair<std::string, double>>> a = {
+      {{"feel", 0.2}, {"happy", 0.5}, {"the", -0.1}}, {{"Happy!", 0.3}, {"day", 0.05}, {"...", 0.9}}, {{"angry", 0.6}, {"feel", 0.1}}};
+  const auto rows = top_attributed_words(a, {3, 3, 0}, 2);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0]["label"], "anger");
+  EXPECT_EQ(rows[0]["word"], "angry");
+  EXPECT_EQ(rows[2]["label"], "joy");
+  EXPECT_EQ(rows[2]["word"], "happy");
+  EXPECT_NEAR(rows[2]["score"].get<double>(), 0.8, 1e-12);
+  EXPECT_EQ(rows[2]["examples"], 2);
+  EXPECT_EQ(rows[3]["word"], "feel");
+  EXPECT_THROW(top_attributed_words(a, {3}, 2), Error);
+}
+
+TEST(ReportFigures, FusionFiguresReadCalibratesReport) {
+  const nlohmann::json f = {{"disagreement", {{"fused_follows_text", 0.44}, {"fused_follows_image", 0.48},
+                                              {"fused_picks_a_third_label", 0.08}, {"text_accuracy", 0.41},
+                                              {"image_accuracy", 0.45}, {"fused_accuracy", 0.80}}},
+                            {"ece_before_calibration", {{"text", 0.07}, {"image", 0.12}, {"fused", 0.02}}},
+                            {"ece_after_calibration", {{"text", 0.02}, {"image", 0.05}}}};
+  const auto d = fusion_disagreement(f);
+  ASSERT_EQ(d.size(), 6u);
+  EXPECT_EQ(d[0]["measure"], "the text");
+  EXPECT_DOUBLE_EQ(d[5]["value"].get<double>(), 0.80);
+  const auto e = calibration_ece(f);
+  ASSERT_EQ(e.size(), 5u);  // "after" has no fused entry here
+  EXPECT_EQ(e[1]["modality"], "face");
+  EXPECT_EQ(e[3]["stage"], "after");
+  EXPECT_TRUE(fusion_disagreement(nlohmann::json::object()).empty());
+}

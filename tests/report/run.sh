@@ -23,7 +23,8 @@ report = json.load(open(os.path.join(out, "report.json")))
 ids = [f["id"] for f in report["figures"]]
 for need in ["01-class-counts", "02-text-lengths", "03-top-words", "05-text-training", "06-face-training",
              "07-text-confusion", "11-quality-by-length", "12-face-confusion", "text-per-class", "face-per-class",
-             "text-most-confused", "face-most-confused", "text-reliability", "face-reliability"]:
+             "text-most-confused", "face-most-confused", "text-reliability", "face-reliability",
+             "08-attributed-words", "fusion-disagreement", "calibration-ece", "04-word-clouds", "09-attributed-clouds"]:
     assert need in ids, f"figure {need} is missing"
 for i in ids:
     for ext in ("json", "csv"):
@@ -61,7 +62,7 @@ PY
 
 # Drawn in Chromium: PNG and SVG per chart, no console error, no network request.
 node "$root/scripts/render-report.mjs" "$artifacts/report"
-for f in 01-class-counts 07-text-confusion 12-face-confusion; do
+for f in 01-class-counts 04-word-clouds 07-text-confusion 09-attributed-clouds 12-face-confusion; do
   [[ -s report/png/$f.png && -s report/svg/$f.svg ]] || { echo "report/png/$f.png or svg/$f.svg is missing"; exit 1; }
 done
 echo "ok - every chart drawn, as PNG and SVG"

@@ -133,6 +133,64 @@ Rows top_words(const std::vector<data::TextExample>& examples, const std::set<st
   return rows;
 }
 
+Rows top_attributed_words(const std::vector<std::vector<std::pair<std::string, double>>>& attributions,
+                          const std::vector<int>& predicted, int k) {
+  if (attributions.size() != predicted.size())
+    throw Error(fmt::format("top_attributed_words: {} attributions for {} predictions", attributions.size(), predicted.size()),
+                Errc::invalid_input);
+  std::vector<std::map<std::string, std::pair<double, int64_t>>> sums(kNumLabels);
+  for (size_t i = 0; i < predicted.size(); ++i)
+    for (const auto& [word, score] : attributions[i]) {
+      // As figure 3 counts words: lower case, punctuation off ("Disgusting." is "disgusting").
+      std::string key;
+      for (const auto& w : words_of(word)) key += (key.empty() ? "" : " ") + w;
+      if (key.empty()) continue;
+      auto& cell = sums.at(size_t(predicted[i]))[key];
+      cell.first += score;
+      ++cell.second;
+    }
+  Rows rows = Rows::array();
+  for (int l = 0; l < kNumLabels; ++l) {
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> v(sums[size_t(l)].begin(), sums[size_t(l)].end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+      return a.second.first != b.second.first ? a.second.first > b.second.first : a.first < b.first;
+    });
+    for (int r = 0; r < k && size_t(r) < v.size() && v[size_t(r)].second.first > 0; ++r)
+      rows.push_back({{"label", label_name(l)}, {"rank", r + 1}, {"word", v[size_t(r)].first},
+                      {"score", v[size_t(r)].second.first}, {"examples", v[size_t(r)].second.second}});
+  }
+  return rows;
+}
+
+Rows fusion_disagreement(const json& f) {
+  Rows rows = Rows::array();
+  if (!f.is_object() || !f.contains("disagreement") || !f["disagreement"].is_object()) return rows;
+  const auto& d = f["disagreement"];
+  auto add = [&](const char* group, const char* measure, const char* key) {
+    if (d.contains(key) && d[key].is_number()) rows.push_back({{"group", group}, {"measure", measure}, {"value", d[key]}});
+  };
+  add("whom the fused verdict follows", "the text", "fused_follows_text");
+  add("whom the fused verdict follows", "the face", "fused_follows_image");
+  add("whom the fused verdict follows", "a third label", "fused_picks_a_third_label");
+  add("accuracy where they disagree", "text", "text_accuracy");
+  add("accuracy where they disagree", "face", "image_accuracy");
+  add("accuracy where they disagree", "fused", "fused_accuracy");
+  return rows;
+}
+
+Rows calibration_ece(const json& f) {
+  Rows rows = Rows::array();
+  if (!f.is_object()) return rows;
+  for (const char* stage : {"before", "after"}) {
+    const std::string key = std::string("ece_") + stage + "_calibration";
+    if (!f.contains(key) || !f[key].is_object()) continue;
+    for (const char* m : {"text", "image", "fused"})
+      if (f[key].contains(m) && f[key][m].is_number())
+        rows.push_back({{"modality", std::string(m) == "image" ? "face" : m}, {"stage", stage}, {"ece", f[key][m]}});
+  }
+  return rows;
+}
+
 Curves training_curves(const std::filesystem::path& log_jsonl) {
   Curves c;
   std::ifstream in(log_jsonl);

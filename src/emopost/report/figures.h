@@ -36,6 +36,21 @@ std::set<std::string> default_stop_words();
 // Figure 3: the `k` most frequent words of each label, stop words left out: {label, rank, word, count}.
 Rows top_words(const std::vector<data::TextExample>& examples, const std::set<std::string>& stop_words, int k = 7);
 
+// Figure 8: the words the text model leans on for each class it predicts: each example's occlusion
+// scores (how much its verdict's probability falls without the word), summed per predicted label,
+// the `k` largest kept: {label, rank, word, score, examples}. Words are counted as words_of()
+// reads them (lower case, no punctuation). `attributions[i]` belongs to an
+// example predicted `predicted[i]`.
+Rows top_attributed_words(const std::vector<std::vector<std::pair<std::string, double>>>& attributions,
+                          const std::vector<int>& predicted, int k = 7);
+
+// The fusion's own figures, from the report `emopost calibrate` wrote into fusion.json: where text
+// and face disagree, whom the fused verdict follows and how often each is right:
+// {group, measure, value}; and the ECE of each modality before and after calibration:
+// {modality, stage, ece}. Missing parts are skipped.
+Rows fusion_disagreement(const nlohmann::json& fusion_json);
+Rows calibration_ece(const nlohmann::json& fusion_json);
+
 // Figures 5 and 6: a training run's epochs from its log.jsonl: {epoch, train_loss, val_loss,
 // val_accuracy, val_macro_f1}. A line that is not JSON or not an epoch row is noted, not fatal.
 struct Curves {

@@ -11,6 +11,8 @@
 #include "emopost/core/json.h"
 #include "emopost/core/labels.h"
 #include "emopost/core/paths.h"
+#include "emopost/core/progress.h"
+#include "emopost/predict/predictor.h"
 #include "emopost/text/tokenizer.h"
 #include "emopost/train/evaluation.h"
 
@@ -75,13 +77,30 @@ json box_spec() {
                                {{"mark", {{"type", "tick"}, {"color", "white"}, {"size", 18}}}, {"encoding", {{"x", x}, {"y", {{"field", "median"}, {"type", "quantitative"}}}}}}}}}}};
 }
 
-json top_words_spec() {
+json top_words_spec(const char* value = "count") {
   return {{"facet", {{"field", "label"}, {"type", "nominal"}}},
           {"columns", 4},
           {"resolve", {{"scale", {{"y", "independent"}}}}},
           {"spec", {{"width", 150}, {"height", 140}, {"mark", "bar"},
                     {"encoding", {{"y", {{"field", "word"}, {"type", "nominal"}, {"sort", "-x"}}},
-                                  {"x", {{"field", "count"}, {"type", "quantitative"}}}}}}}};
+                                  {"x", {{"field", value}, {"type", "quantitative"}}}}}}}};
+}
+
+json fusion_spec() {
+  return {{"facet", {{"field", "group"}, {"type", "nominal"}, {"title", nullptr}}},
+          {"resolve", {{"scale", {{"x", "independent"}}}}},
+          {"spec", {{"width", 240}, {"height", 180}, {"mark", "bar"},
+                    {"encoding", {{"x", {{"field", "measure"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
+                                  {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}},
+                                         {"scale", {{"domain", {0, 1}}}}}}}}}}};
+}
+
+json ece_spec() {
+  return {{"width", 300}, {"height", 200}, {"mark", "bar"},
+          {"encoding", {{"x", {{"field", "modality"}, {"type", "nominal"}, {"sort", {"text", "face", "fused"}}}},
+                        {"xOffset", {{"field", "stage"}, {"sort", {"before", "after"}}}},
+                        {"color", {{"field", "stage"}, {"type", "nominal"}, {"sort", {"before", "after"}}}},
+                        {"y", {{"field", "ece"}, {"type", "quantitative"}, {"title", "ECE"}}}}}};
 }
 
 json curves_spec() {
@@ -144,6 +163,7 @@ struct Evaluated {
   std::vector<int> truth, predicted;
   std::vector<std::vector<double>> probabilities;
   std::vector<size_t> words;
+  std::vector<std::string> texts;
 };
 
 Evaluated evaluated(const train::EvalOutput& out) {
@@ -152,7 +172,10 @@ Evaluated evaluated(const train::EvalOutput& out) {
     e.truth.push_back(*label_id(p["label"].get<std::string>()));
     e.predicted.push_back(*label_id(p["predicted"].get<std::string>()));
     e.probabilities.push_back(p["probabilities"].get<std::vector<double>>());
-    if (p.contains("text")) e.words.push_back(words_of(p["text"].get<std::string>()).size());
+    if (p.contains("text")) {
+      e.texts.push_back(p["text"].get<std::string>());
+      e.words.push_back(words_of(e.texts.back()).size());
+    }
   }
   return e;
 }
@@ -185,6 +208,31 @@ ModelFigures model_figures(const std::string& who, const std::string& confusion_
     for (auto& f : m.figures) f.notes.push_back(fmt::format("the {} model was not evaluated: {}", who, e.what()));
   }
   return m;
+}
+
+// Figure 8: occlusion over every text of the split, as `predict --explain` computes it.
+Rows attributed_words(const fs::path& models_dir, const std::vector<std::string>& texts, int k) {
+  predict::PredictorOptions po;
+  po.models_dir = models_dir;
+  const predict::Predictor predictor(po);
+  std::vector<std::vector<std::pair<std::string, double>>> attributions;
+  std::vector<int> predicted;
+  ProgressBar bar(texts.size(), "attribution", "texts");
+  constexpr size_t kBatch = 64;
+  for (size_t begin = 0; begin < texts.size(); begin += kBatch) {
+    std::vector<predict::Post> posts;
+    for (size_t i = begin; i < std::min(texts.size(), begin + kBatch); ++i) posts.push_back({"", texts[i], std::nullopt});
+    for (const auto& o : predictor.predict_many(posts, /*explain=*/true)) {
+      if (!o.prediction || !o.prediction->text) continue;
+      std::vector<std::pair<std::string, double>> words;
+      for (const auto& w : o.prediction->attribution) words.emplace_back(w.word, w.score);
+      attributions.push_back(std::move(words));
+      predicted.push_back(fusion::argmax(*o.prediction->text));
+    }
+    bar.update(std::min(texts.size(), begin + kBatch));
+  }
+  bar.finish();
+  return top_attributed_words(attributions, predicted, k);
 }
 
 void write_text(const fs::path& file, const std::string& content) {
@@ -245,7 +293,9 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     words.rows = top_words(text_data, stop, c["top_k"].get<int>());
   }
   figs.push_back(std::move(lengths));
+  Figure cloud{"04-word-clouds", "Figure 3 as word clouds", words.rows, words.notes, {{"cloud", "count"}}};
   figs.push_back(std::move(words));
+  figs.push_back(std::move(cloud));
 
   // 5 and 6: training curves.
   for (const auto& [id, part, title] : std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -267,6 +317,17 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   if (text.read) quality.rows = quality_by_length(text.read->words, text.read->truth, text.read->predicted,
                                                   c["length_bins"].get<std::vector<size_t>>());
   else quality.notes = text.figures.front().notes;
+  Figure attributed{"08-attributed-words", "The words the text model leans on for each class it predicts (occlusion scores summed over the split)",
+                    Rows::array(), {}, top_words_spec("score")};
+  if (!text.read || text.read->texts.empty()) {
+    attributed.notes.push_back("the text model was not evaluated (see figure 7)");
+  } else {
+    try {
+      attributed.rows = attributed_words(r.models_dir, text.read->texts, c["top_k"].get<int>());
+    } catch (const std::exception& e) {
+      note_error(attributed, "the attribution was not computed", e);
+    }
+  }
   train::EvalRequest face_q = text_q;
   face_q.kind = "image";
   face_q.model_dir = r.models_dir / "face";
@@ -277,10 +338,30 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
   auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins);
   figs.push_back(std::move(text.figures[0]));
+  Figure attributed_cloud{"09-attributed-clouds", "Figure 8 as word clouds", attributed.rows, attributed.notes, {{"cloud", "score"}}};
+  figs.push_back(std::move(attributed));
+  figs.push_back(std::move(attributed_cloud));
   figs.push_back(std::move(quality));
   figs.push_back(std::move(face.figures[0]));
   for (auto* m : {&text, &face})
     for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
+
+  // The fusion, from the report `emopost calibrate` keeps in fusion.json.
+  Figure disagree{"fusion-disagreement", "When the text and the face disagree: whom the fused verdict follows, and who is right",
+                  Rows::array(), {}, fusion_spec()};
+  Figure ece{"calibration-ece", "Calibration error (ECE) of each modality before and after calibration", Rows::array(), {}, ece_spec()};
+  try {
+    const auto f = read_json_file(r.models_dir / "fusion.json");
+    disagree.rows = fusion_disagreement(f);
+    ece.rows = calibration_ece(f);
+    for (auto* fig : {&disagree, &ece})
+      if (fig->rows.empty()) fig->notes.push_back("fusion.json has no report of this: refit it with `emopost calibrate`");
+  } catch (const std::exception& e) {
+    note_error(disagree, "no fusion report", e);
+    note_error(ece, "no fusion report", e);
+  }
+  figs.push_back(std::move(disagree));
+  figs.push_back(std::move(ece));
 
   // Written: data/<id>.json and .csv, report.json (everything), index.html.
   fs::create_directories(r.out_dir / "data");
@@ -292,7 +373,8 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   }
   write_json_file(r.out_dir / "report.json", all);
   std::string scripts;
-  for (const char* lib : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"})
+  for (const char* lib : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js",
+                          "d3-cloud/build/d3.layout.cloud.js"})
     scripts += "<script>" + read_file(vendor / lib) + "</script>\n";
   write_text(r.out_dir / "index.html", render_html(figs, c["title"].get<std::string>(), scripts));
   return figs;
@@ -324,10 +406,14 @@ std::string render_html(const std::vector<Figure>& figs, const std::string& titl
       body += "</table>\n";
     } else if (!f.rows.empty()) {
       body += fmt::format("<div class=\"chart\" id=\"chart-{}\"></div>\n", f.id);
-      json spec = f.spec;
-      spec["$schema"] = "https://vega.github.io/schema/vega-lite/v6.json";
-      spec["data"] = {{"values", f.rows}};
-      charts.push_back({{"id", f.id}, {"spec", spec}});
+      if (f.spec.contains("cloud")) {
+        charts.push_back({{"id", f.id}, {"cloud", f.spec["cloud"]}, {"rows", f.rows}});
+      } else {
+        json spec = f.spec;
+        spec["$schema"] = "https://vega.github.io/schema/vega-lite/v6.json";
+        spec["data"] = {{"values", f.rows}};
+        charts.push_back({{"id", f.id}, {"spec", spec}});
+      }
     }
     for (const auto& n : f.notes) body += "<p class=\"note\">" + esc(n) + "</p>\n";
     body += fmt::format("<p class=\"data\">Numbers: <a href=\"data/{0}.json\">JSON</a>, <a href=\"data/{0}.csv\">CSV</a></p></section>\n", f.id);
@@ -344,7 +430,50 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;
 {2}
 <script>
 const charts = {3};
-window.emopostRendered = Promise.all(charts.map(c => vegaEmbed('#chart-' + c.id, c.spec, {{actions: false, renderer: 'svg'}})));
+// Word clouds: d3-cloud lays the words out (seeded, so every run draws the same), one cloud per
+// label, all in one SVG.
+const seeded = (s) => () => (s = (s * 16807) % 2147483647) / 2147483647;
+function drawCloud(c) {{
+  return new Promise((resolve) => {{
+    const ns = 'http://www.w3.org/2000/svg', W = 260, H = 190, cols = 4;
+    const colours = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#b279a2', '#9d755d'];
+    const labels = [...new Set(c.rows.map((r) => r.label))];
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('xmlns', ns);
+    svg.setAttribute('width', W * cols);
+    svg.setAttribute('height', H * Math.ceil(labels.length / cols));
+    document.getElementById('chart-' + c.id).appendChild(svg);
+    let pending = labels.length;
+    if (!pending) resolve();
+    labels.forEach((label, i) => {{
+      const words = c.rows.filter((r) => r.label === label);
+      const max = Math.max(...words.map((w) => w[c.cloud]));
+      const g = document.createElementNS(ns, 'g');
+      g.setAttribute('transform', `translate(${{(i % cols) * W + W / 2}},${{Math.floor(i / cols) * H + H / 2 + 10}})`);
+      svg.appendChild(g);
+      const title = document.createElementNS(ns, 'text');
+      Object.entries({{y: -H / 2 + 6, 'text-anchor': 'middle', 'font-weight': 'bold', 'font-size': 13, 'font-family': 'sans-serif'}})
+        .forEach(([k, v]) => title.setAttribute(k, v));
+      title.textContent = label;
+      g.appendChild(title);
+      d3.layout.cloud().size([W - 10, H - 30]).words(words.map((w) => ({{text: w.word, size: 11 + 28 * w[c.cloud] / max}})))
+        .padding(2).rotate(0).font('sans-serif').fontSize((d) => d.size).random(seeded(i + 1))
+        .on('end', (placed) => {{
+          for (const w of placed) {{
+            const t = document.createElementNS(ns, 'text');
+            Object.entries({{class: 'cloud-word', 'text-anchor': 'middle', 'font-family': 'sans-serif', 'font-size': w.size,
+                            fill: colours[i % colours.length], transform: `translate(${{w.x}},${{w.y + 10}})`}})
+              .forEach(([k, v]) => t.setAttribute(k, v));
+            t.textContent = w.text;
+            g.appendChild(t);
+          }}
+          if (--pending === 0) resolve();
+        }}).start();
+    }});
+  }});
+}}
+window.emopostRendered = Promise.all(charts.map((c) => c.cloud ? drawCloud(c)
+    : vegaEmbed('#chart-' + c.id, c.spec, {{actions: false, renderer: 'svg'}})));
 </script></body></html>
 )",
                      esc(title), scripts, body, specs);
