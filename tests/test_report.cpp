@@ -179,3 +179,14 @@ TEST(ReportFigures, FusionFiguresReadCalibratesReport) {
   EXPECT_EQ(e[3]["stage"], "after");
   EXPECT_TRUE(fusion_disagreement(nlohmann::json::object()).empty());
 }
+
+TEST(ReportFigures, TheGalleryListsTheMostConfidentMistakes) {
+  const std::vector<std::vector<double>> probs = {{0.9, 0.1}, {0.2, 0.8}, {0.4, 0.6}, {0.3, 0.7}};
+  const auto rows = most_confident_mistakes({0, 0, 0, 1}, {0, 1, 1, 1}, probs, 5);
+  ASSERT_EQ(rows.size(), 2u);  // two mistakes, the surest first
+  EXPECT_EQ(rows[0]["index"], 1);
+  EXPECT_DOUBLE_EQ(rows[0]["confidence"].get<double>(), 0.8);
+  EXPECT_EQ(rows[0]["label"], "anger");
+  EXPECT_EQ(rows[0]["predicted"], "disgust");
+  EXPECT_EQ(rows[1]["index"], 2);
+}

@@ -24,7 +24,8 @@ ids = [f["id"] for f in report["figures"]]
 for need in ["01-class-counts", "02-text-lengths", "03-top-words", "05-text-training", "06-face-training",
              "07-text-confusion", "11-quality-by-length", "12-face-confusion", "text-per-class", "face-per-class",
              "text-most-confused", "face-most-confused", "text-reliability", "face-reliability",
-             "08-attributed-words", "fusion-disagreement", "calibration-ece", "04-word-clouds", "09-attributed-clouds"]:
+             "08-attributed-words", "fusion-disagreement", "calibration-ece", "04-word-clouds", "09-attributed-clouds",
+             "text-worst-mistakes"]:
     assert need in ids, f"figure {need} is missing"
 for i in ids:
     for ext in ("json", "csv"):
@@ -66,6 +67,17 @@ for f in 01-class-counts 04-word-clouds 07-text-confusion 09-attributed-clouds 1
   [[ -s report/png/$f.png && -s report/svg/$f.svg ]] || { echo "report/png/$f.png or svg/$f.svg is missing"; exit 1; }
 done
 echo "ok - every chart drawn, as PNG and SVG"
+
+# Run again, unchanged: the evaluations and the attribution come from the cache, and the numbers agree.
+cp report/report.json first.json
+start=$(date +%s)
+"$bin" --threads 2 report --data "$sample" --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>again.log
+seconds=$(( $(date +%s) - start ))
+for step in "evaluating the text model" "evaluating the face model" "attribution"; do
+  grep -q "$step: from the cache" again.log || { echo "$step was not taken from the cache:"; cat again.log; exit 1; }
+done
+cmp -s first.json report/report.json || { echo "the cached run's numbers differ"; exit 1; }
+echo "ok - a second run takes its long steps from the cache (${seconds} s)"
 
 # Bad input: a missing split, and a training log with a broken line, are notes on their figures.
 mkdir -p models/text

@@ -281,6 +281,23 @@ Rows quality_by_length(const std::vector<size_t>& lengths, const std::vector<int
   return rows;
 }
 
+Rows most_confident_mistakes(const std::vector<int>& truth, const std::vector<int>& predicted,
+                             const std::vector<std::vector<double>>& probabilities, int k) {
+  if (truth.size() != predicted.size() || truth.size() != probabilities.size())
+    throw Error("most_confident_mistakes: labels, predictions and probabilities differ in length", Errc::invalid_input);
+  std::vector<std::pair<double, size_t>> wrong;
+  for (size_t i = 0; i < truth.size(); ++i)
+    if (truth[i] != predicted[i]) wrong.emplace_back(probabilities[i].at(size_t(predicted[i])), i);
+  std::stable_sort(wrong.begin(), wrong.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  Rows rows = Rows::array();
+  for (size_t r = 0; r < wrong.size() && r < size_t(k); ++r) {
+    const size_t i = wrong[r].second;
+    rows.push_back({{"index", i}, {"label", label_name(truth[i])}, {"predicted", label_name(predicted[i])},
+                    {"confidence", wrong[r].first}});
+  }
+  return rows;
+}
+
 Rows reliability(const std::vector<std::vector<double>>& probabilities, const std::vector<int>& truth, int bins) {
   Rows rows = Rows::array();
   int index = 0;

@@ -71,6 +71,11 @@ Rows most_confused(const eval::Report& report, int k = 5);
 Rows quality_by_length(const std::vector<size_t>& lengths, const std::vector<int>& truth, const std::vector<int>& predicted,
                        const std::vector<size_t>& edges = {0, 5, 10, 20, 40, 80});
 
+// The gallery of the worst mistakes: the `k` examples wrong with the highest confidence, most
+// confident first: {index, label, predicted, confidence} (the report adds the text or picture).
+Rows most_confident_mistakes(const std::vector<int>& truth, const std::vector<int>& predicted,
+                             const std::vector<std::vector<double>>& probabilities, int k = 10);
+
 // Reliability diagram: equal-width confidence bins of the top probability: {bin, from, to, count,
 // confidence, accuracy}; empty bins are left out. The ECE of the same bins is eval's.
 Rows reliability(const std::vector<std::vector<double>>& probabilities, const std::vector<int>& truth, int bins = 15);

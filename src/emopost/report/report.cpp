@@ -1,6 +1,8 @@
 #include "emopost/report/report.h"
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <optional>
 
 #include <fmt/format.h>
@@ -158,6 +160,44 @@ fs::path find_vendor(const fs::path& given) {
               Errc::invalid_input);
 }
 
+// What identifies a folder's contents for the cache: each regular file's path, size and time.
+json files_identity(const fs::path& dir) {
+  json out = json::array();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return json(dir.string() + " (absent)");
+  std::vector<fs::path> files;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end; !ec && it != end;
+       it.increment(ec))
+    if (it->is_regular_file(ec)) files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files)
+    out.push_back({fs::relative(f, dir, ec).string(), fs::file_size(f, ec),
+                   std::chrono::duration_cast<std::chrono::seconds>(fs::last_write_time(f, ec).time_since_epoch()).count()});
+  return out;
+}
+
+// A long step's result, kept under `dir` by the hash of everything that shapes it (`key`), so that a
+// report run again with only a chart changed takes seconds.
+json cached(const fs::path& dir, const json& key, const std::function<json()>& compute) {
+  const auto file = dir / fmt::format("{:016x}.json", std::hash<std::string>{}(key.dump()));
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    try {
+      auto j = read_json_file(file);
+      if (j.is_object() && j.value("key", json()) == key && j.contains("value")) {
+        spdlog::info("{}: from the cache ({})", key.value("step", "step"), file.string());
+        return std::move(j["value"]);
+      }
+    } catch (const std::exception&) {
+      // A damaged cache entry is computed again.
+    }
+  }
+  json value = compute();
+  fs::create_directories(dir);
+  write_json_file(file, {{"key", key}, {"value", value}});
+  return value;
+}
+
 // Labels, predictions and probabilities of an evaluation's rows.
 struct Evaluated {
   std::vector<int> truth, predicted;
@@ -166,9 +206,9 @@ struct Evaluated {
   std::vector<std::string> texts;
 };
 
-Evaluated evaluated(const train::EvalOutput& out) {
+Evaluated evaluated(const json& predictions) {
   Evaluated e;
-  for (const auto& p : out.predictions) {
+  for (const auto& p : predictions) {
     e.truth.push_back(*label_id(p["label"].get<std::string>()));
     e.predicted.push_back(*label_id(p["predicted"].get<std::string>()));
     e.probabilities.push_back(p["probabilities"].get<std::vector<double>>());
@@ -188,7 +228,7 @@ struct ModelFigures {
 };
 
 ModelFigures model_figures(const std::string& who, const std::string& confusion_id, const std::string& confusion_title,
-                           const train::EvalRequest& q, int bins) {
+                           const train::EvalRequest& q, int bins, const fs::path& cache_dir) {
   ModelFigures m;
   m.figures = {{confusion_id, confusion_title + ": counts, and shares of each true label", Rows::array(), {}, heatmap_spec()},
                {who + "-per-class", fmt::format("The {} model per class", who), Rows::array(), {}, json(), true},
@@ -196,7 +236,12 @@ ModelFigures model_figures(const std::string& who, const std::string& confusion_
                {who + "-reliability", fmt::format("The {} model's reliability (softmax probabilities)", who), Rows::array(), {},
                 reliability_spec()}};
   try {
-    m.read = evaluated(train::run_evaluation(q));
+    const fs::path data = q.kind == "text" ? q.data_root / "text" : q.data_root / "faces/fer2013" / q.split;
+    json key = {{"step", "evaluating the " + who + " model"}, {"model", files_identity(q.model_dir)}, {"data", files_identity(data)},
+                {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror}, {"detector", q.faces.detector}};
+    if (!q.faces.detector.empty())
+      key["detector_models"] = {files_identity(q.faces.detector_model), files_identity(q.faces.landmarks_model)};
+    m.read = evaluated(cached(cache_dir, key, [&] { return json(train::run_evaluation(q).predictions); }));
     const auto& e = *m.read;
     const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
     m.figures[0].rows = confusion_rows(rep);
@@ -312,7 +357,7 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   text_q.data_root = r.data_root;
   text_q.split = eval_split;
   text_q.limit = limit;
-  auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins);
+  auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins, r.out_dir / "cache");
   Figure quality{"11-quality-by-length", "The text model's accuracy and macro-F1 by text length (words)", Rows::array(), {}, quality_spec()};
   if (text.read) quality.rows = quality_by_length(text.read->words, text.read->truth, text.read->predicted,
                                                   c["length_bins"].get<std::vector<size_t>>());
@@ -323,7 +368,9 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     attributed.notes.push_back("the text model was not evaluated (see figure 7)");
   } else {
     try {
-      attributed.rows = attributed_words(r.models_dir, text.read->texts, c["top_k"].get<int>());
+      const json key = {{"step", "attribution"}, {"models", files_identity(r.models_dir / "text")}, {"texts", text.read->texts},
+                        {"top_k", c["top_k"]}};
+      attributed.rows = cached(r.out_dir / "cache", key, [&] { return attributed_words(r.models_dir, text.read->texts, c["top_k"].get<int>()); });
     } catch (const std::exception& e) {
       note_error(attributed, "the attribution was not computed", e);
     }
@@ -336,7 +383,15 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   face_q.faces.detector_model = r.models_dir / "detector";
   face_q.faces.landmarks_model = r.models_dir / "landmarks";
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
-  auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins);
+  auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache");
+  Figure gallery{"text-worst-mistakes", "The text model's most confident mistakes", Rows::array(), {}, json(), true};
+  if (text.read) {
+    gallery.rows = most_confident_mistakes(text.read->truth, text.read->predicted, text.read->probabilities, 10);
+    for (auto& row : gallery.rows)
+      if (row["index"].get<size_t>() < text.read->texts.size()) row["text"] = text.read->texts[row["index"].get<size_t>()];
+  } else {
+    gallery.notes = text.figures.front().notes;
+  }
   figs.push_back(std::move(text.figures[0]));
   Figure attributed_cloud{"09-attributed-clouds", "Figure 8 as word clouds", attributed.rows, attributed.notes, {{"cloud", "score"}}};
   figs.push_back(std::move(attributed));
@@ -360,6 +415,7 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     note_error(disagree, "no fusion report", e);
     note_error(ece, "no fusion report", e);
   }
+  figs.push_back(std::move(gallery));
   figs.push_back(std::move(disagree));
   figs.push_back(std::move(ece));
 
