@@ -66,6 +66,8 @@ void add_serve_command(CLI::App& app, Commands& out) {
       ->capture_default_str()->check(CLI::Range(1, 3600));
   s->add_option("--http-threads", o.http_threads, "Connections served at once")->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  s->add_option("--report", o.report_dir, "Folder written by `emopost report` for these models: served at /report/ and "
+                "linked from the web page")->check(CLI::ExistingDirectory);
   s->add_flag("--int8", c->predictor.int8,
               "Run the transformer linears in dynamic int8: faster, but a post's probabilities then "
               "move slightly with the other posts in its batch");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <fstream>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -384,4 +385,34 @@ TEST(ServerStartup, RequestsPastTheTimeoutGet504) {
   EXPECT_NE(m.find("emopost_batch_size_count 0\n"), std::string::npos) << m;
   s.stop();
   t.join();
+}
+
+TEST(ServerReport, AReportFolderIsServedAndNamedInModels) {
+  const auto dir = fs::temp_directory_path() / ("emopost-serve-report-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "data");
+  std::ofstream(dir / "index.html") << "<html>the report</html>";
+  std::ofstream(dir / "data/01-class-counts.csv") << "dataset,label,count\n";
+  emopost::serve::ServeOptions o;
+  o.port = 0;
+  o.report_dir = dir;
+  {
+    RunningServer server(o, [] { return std::make_unique<StandInReader>(); });
+    auto c = http_client(server.port());
+    auto page = c.Get("/report/index.html");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_EQ(page->body, "<html>the report</html>");
+    EXPECT_EQ(c.Get("/report/data/01-class-counts.csv")->status, 200);
+    EXPECT_NE(c.Get("/report/../../etc/passwd")->status, 200);
+    EXPECT_EQ(c.Get("/report/missing.html")->status, 404);
+    EXPECT_EQ(json::parse(c.Get("/v1/models")->body)["report"], "/report/index.html");
+  }
+  {
+    o.report_dir.clear();
+    RunningServer plain(o, [] { return std::make_unique<StandInReader>(); });
+    auto c = http_client(plain.port());
+    EXPECT_EQ(c.Get("/report/index.html")->status, 404);
+    EXPECT_FALSE(json::parse(c.Get("/v1/models")->body).contains("report"));
+  }
+  fs::remove_all(dir);
 }

@@ -160,3 +160,8 @@ zone.addEventListener('drop', (e) => {
 $('image').addEventListener('change', (e) => setFile(e.target.files[0]));
 $('clear-image').addEventListener('click', () => setFile(null));
 $('post-form').addEventListener('submit', submit);
+
+// A report built for these models (`serve --report DIR`) is linked from the footer.
+fetch('/v1/models').then((r) => (r.ok ? r.json() : {})).then((info) => {
+  if (info.report) $('report-link').hidden = false;
+}).catch(() => {});

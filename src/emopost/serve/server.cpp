@@ -255,6 +255,9 @@ struct Server::Impl {
       http.Get(asset.path, [&asset](const httplib::Request&, httplib::Response& res) {
         res.set_content(std::string(asset.content), asset.content_type);
       });
+    // The report's files, read as they are (httplib refuses paths that climb out of the folder).
+    if (!opt.report_dir.empty() && !http.set_mount_point("/report", opt.report_dir.string()))
+      throw Error("--report " + opt.report_dir.string() + " is not a folder", Errc::invalid_input);
     http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
     http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
       if (ready) send_json(res, {{"status", "ready"}});
@@ -269,6 +272,7 @@ struct Server::Impl {
         if (!ready) throw Error("the models are still loading", Errc::not_ready);
         auto info = predictor->info();
         info["version"] = "emopost 0.1.0";
+        if (!opt.report_dir.empty()) info["report"] = "/report/index.html";
         send_json(res, info);
       });
     });

@@ -2,6 +2,7 @@
 // `emopost serve`: the JSON API and the web page over one shared PostReader (cpp-httplib). No
 // torch here: the caller says how to load the models, so the server's tests can use a stand-in.
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,9 @@ struct ServeOptions {
   // The request line and headers must arrive within this of their first byte, for the same reason.
   std::chrono::milliseconds header_timeout{10'000};
   int http_threads = 16;             // connections served at once
+  // A report written by `emopost report` for the models served: its files are served under
+  // /report/, and /v1/models says so, so that the web page links to it. Empty: none.
+  std::filesystem::path report_dir;
 };
 
 // Loads the models; run on a thread of its own by bind(). Throws emopost::Error (bad_model).
