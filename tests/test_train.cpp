@@ -110,6 +110,8 @@ TEST(Train, TextSmokeRunWritesCheckpointsAndResumes) {
       EXPECT_TRUE(r.contains("val_macro_f1") && r.contains("train_loss") && r.contains("val_loss"));
     }
   EXPECT_EQ(epochs, 2);
+  // The curves travel with the checkpoint that ships (emopost report's figures 5 and 6).
+  EXPECT_EQ(read_log(c.output_dir / "best/log.jsonl").size(), rows.size());
 
   // The best checkpoint loads as a Hugging Face folder and evaluates, per source too.
   auto model = models::load_distilbert(c.output_dir / "best");

@@ -273,6 +273,8 @@ FitResult fit(const TrainConfig& c, bool resume) {
                         {{"epoch", epoch}, {"global_step", step}, {"best_epoch", result.best_epoch},
                          {"best_macro_f1", result.best_macro_f1}, {"stale_epochs", stale},
                          {"history", result.history}});
+    // The curves travel with the checkpoint that ships, for `emopost report` (figures 5 and 6).
+    fs::copy_file(log, c.output_dir / "best/log.jsonl", fs::copy_options::overwrite_existing);
     if (c.early_stopping_patience > 0 && stale >= c.early_stopping_patience) {
       spdlog::info("early stopping: no better validation macro-F1 for {} epochs", stale);
       break;
@@ -285,6 +287,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
                      {"best_val_macro_f1", result.best_macro_f1},
                      {"train_samples_per_second", result.train_samples_per_second},
                      {"wall_seconds", result.wall_seconds}});
+  if (fs::exists(c.output_dir / "best")) fs::copy_file(log, c.output_dir / "best/log.jsonl", fs::copy_options::overwrite_existing);
   return result;
 }
 
