@@ -274,7 +274,7 @@ Rows attributed_words(const fs::path& models_dir, const std::vector<std::string>
       attributions.push_back(std::move(words));
       predicted.push_back(fusion::argmax(*o.prediction->text));
     }
-    bar.update(std::min(texts.size(), begin + kBatch));
+    bar.update(posts.size());
   }
   bar.finish();
   return top_attributed_words(attributions, predicted, k);
