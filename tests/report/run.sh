@@ -85,6 +85,17 @@ for f in "$root"/models/text/*; do ln -sf "$f" models/text/; done
 for d in face detector landmarks; do ln -sfn "$root/models/$d" models/$d; done
 printf '%s\n' '{"type":"epoch","epoch":1,"train_loss":1.2,"val_loss":1.0,"val_accuracy":0.6,"val_macro_f1":0.5}' \
   '{"type":"epoch","epoch":2,"train_lo' >models/text/log.jsonl
+# A text model whose labels are not emopost's 7: its figures say so, the others are drawn.
+mkdir -p mismatch/text
+for f in "$root"/models/text/*; do [[ $(basename "$f") == config.json ]] || ln -sf "$f" mismatch/text/; done
+for d in face detector landmarks; do ln -sfn "$root/models/$d" mismatch/$d; done
+python3 - "$root/models/text/config.json" mismatch/text/config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["id2label"]["3"] = "happiness"
+c["label2id"] = {v: int(k) for k, v in c["id2label"].items()}
+json.dump(c, open(sys.argv[2], "w"))
+PY
 echo '{"limit": 20}' >small.json
 "$bin" --threads 2 report --data "$sample" --models models --out bad --config small.json --vendor-dir "$root/node_modules" 2>bad.log
 python3 - "$artifacts/bad" <<'PY'
@@ -96,4 +107,17 @@ assert any(r["dataset"] == "FER2013 test" for r in counts["rows"]), "the splits 
 curves = json.load(open(os.path.join(d, "05-text-training.json")))
 assert len(curves["rows"]) == 1 and any("log.jsonl:2" in n for n in curves["notes"]), curves
 print("ok - a missing split and a broken log line are notes on their figures")
+PY
+"$bin" --threads 2 report --data "$sample" --models mismatch --out mismatched --config small.json --vendor-dir "$root/node_modules" 2>mismatch.log
+python3 - "$artifacts/mismatched" <<'PY'
+import json, os, sys
+d = os.path.join(sys.argv[1], "data")
+for fig in ["07-text-confusion", "08-attributed-words", "11-quality-by-length", "text-per-class"]:
+    f = json.load(open(os.path.join(d, fig + ".json")))
+    assert not f["rows"] and f["notes"] and "not evaluated" in f["notes"][0], (fig, f["notes"])
+confusion = json.load(open(os.path.join(d, "07-text-confusion.json")))
+assert "happiness" in confusion["notes"][0], confusion["notes"]
+face = json.load(open(os.path.join(d, "12-face-confusion.json")))
+assert len(face["rows"]) == 49, "the face model's figures are still drawn"
+print("ok - a model whose labels do not match is a note on its figures: " + confusion["notes"][0][:140])
 PY
