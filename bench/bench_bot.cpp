@@ -23,7 +23,7 @@
 #include "emopost/bot/bot.h"
 #include "emopost/models/threads.h"
 #include "emopost/predict/predictor.h"
-#include "emopost/vision/preprocess.h"
+#include "bench_photo.h"
 #include "fake_bot_api.h"
 
 namespace {
@@ -50,18 +50,8 @@ const predict::Predictor& predictor() {
   return p;
 }
 
-std::string photo_1280x720() {
-  cv::Mat rgb = vision::read_rgb(kRoot / "samples/photos/group6.jpg"), bgr;
-  cv::cvtColor(rgb(cv::Rect(0, 100, 1280, 720)), bgr, cv::COLOR_RGB2BGR);
-  std::vector<uchar> buf;
-  cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
-  return {buf.begin(), buf.end()};
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, size_t(q * double(v.size())))];
-}
+using bench::percentile;
+using bench::photo_1280x720;
 
 void BM_Bot(benchmark::State& state, bool photos) {
   const int per_iteration = int(state.range(0));

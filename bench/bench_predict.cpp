@@ -28,6 +28,7 @@
 #include "emopost/predict/jsonl.h"
 #include "emopost/predict/predictor.h"
 #include "emopost/vision/preprocess.h"
+#include "bench_photo.h"
 
 namespace {
 
@@ -57,22 +58,8 @@ const predict::Predictor& predictor(Variant v = Variant::kDefault) {
   return v == Variant::kInt8 ? quantized : v == Variant::kNoMirror ? once : v == Variant::kSerial ? serial : plain;
 }
 
-// A 1280x720 JPEG: the group photo, scaled to 1280 wide and cut to 16:9 around the faces.
-const std::string& photo_1280x720() {
-  static const std::string bytes = [] {
-    cv::Mat rgb = vision::read_rgb(kRoot / "samples/photos/group6.jpg"), bgr;
-    cv::cvtColor(rgb(cv::Rect(0, 100, 1280, 720)), bgr, cv::COLOR_RGB2BGR);
-    std::vector<uchar> buf;
-    cv::imencode(".jpg", bgr, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
-    return std::string(buf.begin(), buf.end());
-  }();
-  return bytes;
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
-}
+using bench::percentile;
+using bench::photo_1280x720;
 
 void BM_Post(benchmark::State& state, bool with_photo, Variant variant) {
   predict::Post post{"", kCaption, std::nullopt};
