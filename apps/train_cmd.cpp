@@ -71,6 +71,9 @@ Command eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", r.batch_size, "Examples per forward pass")->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--limit", r.limit, "Evaluate only the first N examples");
+  cmd->add_option("--drop-words", r.drop_words,
+                  "Text models: leave these words out of every text (comma-separated, any case), as the\n"
+                  "report's ablation does")->delimiter(',');
   cmd->add_flag("--bf16", r.bf16, "Run the model in bf16 autocast");
   cmd->add_flag("--int8", r.int8, "Run the transformer linears in dynamic int8");
   cmd->add_flag("--mirror", r.mirror, "Image models: average each face with its mirror image, as `predict` does");

@@ -39,6 +39,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "model_config", c.model_config, seen, origin);
   take(j, "vocab", vocab, seen, origin);
   take(j, "max_length", c.max_length, seen, origin);
+  take(j, "drop_words", c.drop_words, seen, origin);
   take(j, "image_channels", c.image_channels, seen, origin);
   take(j, "image_size", c.image_size, seen, origin);
   take(j, "image_mean", c.image_mean, seen, origin);
@@ -111,6 +112,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"model_config", model_config},
           {"vocab", vocab.string()},
           {"max_length", max_length},
+          {"drop_words", drop_words},
           {"image_channels", image_channels},
           {"image_size", image_size},
           {"image_mean", image_mean},

@@ -20,6 +20,7 @@ struct TrainConfig {
   nlohmann::json model_config;        // config.json keys (DistilBERT, ViT or ResNet)
   std::filesystem::path vocab = "assets/vocab/bert-base-uncased-vocab.txt";
   int max_length = 64;                // tokens per text, [CLS] and [SEP] included
+  std::vector<std::string> drop_words;  // left out of every text (text::drop_words): the report's ablation
 
   // Faces: the model's input (grey or RGB, side) and normalisation.
   int image_channels = 1;

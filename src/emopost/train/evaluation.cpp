@@ -21,18 +21,19 @@ std::unique_ptr<Task> load_jsonl_task(const EvalRequest& r, const std::string& s
   for (const auto& e : skipped) spdlog::warn("skipped {}", e);
   if (r.limit && examples.size() > r.limit) examples.resize(r.limit);
   if (examples.empty()) throw Error(r.data_root.string() + ": no line could be read");
-  return load_text_task(r.model_dir, split, std::move(examples));
+  return load_text_task(r.model_dir, split, std::move(examples), r.drop_words);
 }
 
 }  // namespace
 
 EvalOutput run_evaluation(const EvalRequest& r) {
   if (r.format != "recipe" && r.format != "jsonl") throw Error("unknown --format \"" + r.format + "\" (recipe or jsonl)");
+  if (!r.drop_words.empty() && r.kind != "text") throw Error("--drop-words applies to text models only");
   const bool jsonl = r.format == "jsonl";
   const std::string split = jsonl ? r.data_root.stem().string() : r.split;
   std::vector<std::string> skipped;
   auto task = jsonl ? load_jsonl_task(r, split, skipped)
-                    : load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, r.faces);
+                    : load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, r.faces, r.drop_words);
   if (r.int8) task->quantize_int8();
   task->set_mirror_average(r.mirror);
   auto ev = evaluate(*task, split, r.batch_size, r.bf16, "eval " + split);
@@ -41,7 +42,7 @@ EvalOutput run_evaluation(const EvalRequest& r) {
 
   EvalOutput out;
   out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", split}, {"int8", r.int8}, {"mirror", r.mirror},
-              {"face_detector", r.faces.detector},
+              {"face_detector", r.faces.detector}, {"drop_words", r.drop_words},
               {"loss", ev.loss}, {"examples_per_second", ev.examples_per_second},
               {"pooled", ev.report.to_json(labels)}};
   out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",
@@ -58,6 +59,7 @@ EvalOutput run_evaluation(const EvalRequest& r) {
     out.predictions.push_back({{"index", i}, {"source", data.sources[i]}, {"label", labels[data.labels[i]]},
                                {"predicted", labels[ev.predicted[i]]}, {"probabilities", ev.probabilities[i]}});
     if (i < data.texts.size()) out.predictions.back()["text"] = data.texts[i];
+    if (i < data.files.size()) out.predictions.back()["file"] = data.files[i];
   }
   // Per source data set: CARER and GoEmotions differ a lot in difficulty, so pooled alone misleads.
   std::map<std::string, std::pair<std::vector<int>, std::vector<int>>> by_source;

@@ -23,13 +23,14 @@ struct EvalRequest {
   bool int8 = false;  // dynamic int8 linears (models/int8.h)
   bool mirror = false;  // image models: average with the mirror image (as the predictor does)
   size_t limit = 0;
+  std::vector<std::string> drop_words;  // text models: left out of every text (the report's ablation)
   FaceReading faces;  // image models: through a detector, as `predict --detector` reads pictures
 };
 
 struct EvalOutput {
   nlohmann::json json;
   std::string markdown;
-  // One row per example, in data order: index, source, label, predicted, probabilities (and text).
+  // One row per example, in data order: index, source, label, predicted, probabilities (and text, or file).
   std::vector<nlohmann::json> predictions;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "emopost/models/folder.h"
 #include "emopost/models/image_classifier.h"
 #include "emopost/text/reading.h"
+#include "emopost/text/words.h"
 #include "emopost/vision/augment.h"
 #include "emopost/vision/preprocess.h"
 
@@ -49,14 +51,15 @@ void limit(std::vector<T>& v, size_t n) {
 // logits are averaged, so the model is trained and measured on the reading it is used with.
 class TextTask : public Task {
  public:
-  TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab)
-      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)) {}
+  TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab, const std::vector<std::string>& drop = {})
+      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)), drop_(drop.begin(), drop.end()) {}
 
   void add_split(const std::string& name, std::vector<data::TextExample> examples) {
     auto& s = splits_[name];
     auto& inputs = inputs_[name];
     size_t unreadable = 0;
     for (auto& e : examples) {
+      if (!drop_.empty()) e.text = text::drop_words(e.text, drop_);
       auto in = reader_.read(e.text);
       if (in.empty()) {  // nothing left after normalisation: the predictor abstains on these too
         ++unreadable;
@@ -109,6 +112,7 @@ class TextTask : public Task {
   models::DistilBert model_;
   text::TextReader reader_;
   fs::path vocab_;
+  std::set<std::string> drop_;  // words left out of every text (the report's ablation)
   std::map<std::string, std::vector<std::vector<std::vector<int64_t>>>> inputs_;  // windows per example
 };
 
@@ -123,6 +127,7 @@ class ImageTask : public Task {
     for (const auto& e : examples) {
       s.labels.push_back(e.label);
       s.sources.push_back("fer2013");
+      s.files.push_back(e.path.string());
     }
   }
 
@@ -173,8 +178,9 @@ class ImageTask : public Task {
 
 std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader reader, const fs::path& vocab,
                                     const fs::path& data_root, const std::string& recipe,
-                                    const std::vector<std::string>& splits, size_t n) {
-  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab);
+                                    const std::vector<std::string>& splits, size_t n,
+                                    const std::vector<std::string>& drop) {
+  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab, drop);
   for (const auto& s : splits) {
     auto examples = data::read_text_recipe(data_root, recipe, s);
     limit(examples, n);
@@ -212,7 +218,7 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
       throw Error(fmt::format("max_length {} exceeds the model's max_position_embeddings {}",
                               c.max_length, model->config().max_position_embeddings));
     return text_task(model, text::TextReader::from_vocab(c.vocab, size_t(c.max_length)), c.vocab, c.data_root,
-                     c.recipe, splits, c.limit_examples);
+                     c.recipe, splits, c.limit_examples, c.drop_words);
   }
   auto model = c.init_from.empty() ? models::ImageClassifier::create(c.model_config, all_labels())
                                     : models::ImageClassifier::load(c.init_from, labels);
@@ -236,10 +242,12 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
 
 std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_dir,
                                 const fs::path& data_root, const std::string& recipe,
-                                const std::vector<std::string>& splits, size_t n, const FaceReading& faces) {
+                                const std::vector<std::string>& splits, size_t n, const FaceReading& faces,
+                                const std::vector<std::string>& drop_words) {
   if (kind == "text") {
     auto folder = models::load_text_folder(model_dir);
-    return text_task(folder.model, std::move(folder.reader), model_dir / "vocab.txt", data_root, recipe, splits, n);
+    return text_task(folder.model, std::move(folder.reader), model_dir / "vocab.txt", data_root, recipe, splits, n,
+                     drop_words);
   }
   if (kind == "image") {
     auto folder = models::load_face_folder(model_dir);
@@ -249,9 +257,9 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
 }
 
 std::unique_ptr<Task> load_text_task(const fs::path& model_dir, const std::string& split,
-                                     std::vector<data::TextExample> examples) {
+                                     std::vector<data::TextExample> examples, const std::vector<std::string>& drop_words) {
   auto folder = models::load_text_folder(model_dir);
-  auto task = std::make_unique<TextTask>(folder.model, std::move(folder.reader), model_dir / "vocab.txt");
+  auto task = std::make_unique<TextTask>(folder.model, std::move(folder.reader), model_dir / "vocab.txt", drop_words);
   task->add_split(split, std::move(examples));
   return task;
 }

@@ -22,6 +22,7 @@ struct SplitData {
   std::vector<int> labels;
   std::vector<std::string> sources;  // data set per example ("carer", "goemotions", "fer2013")
   std::vector<std::string> texts;    // text task only, for reports
+  std::vector<std::string> files;    // image task only: each face's image file, for reports
   size_t size() const { return labels.size(); }
 };
 
@@ -63,10 +64,11 @@ std::unique_ptr<Task> make_task(const TrainConfig& config, const std::vector<std
 std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::path& model_dir,
                                 const std::filesystem::path& data_root, const std::string& recipe,
                                 const std::vector<std::string>& splits, size_t limit = 0,
-                                const FaceReading& faces = {});
+                                const FaceReading& faces = {}, const std::vector<std::string>& drop_words = {});
 
 // A text model folder over texts the caller has read (a user's own labelled JSONL), as split `split`.
 std::unique_ptr<Task> load_text_task(const std::filesystem::path& model_dir, const std::string& split,
-                                     std::vector<data::TextExample> examples);
+                                     std::vector<data::TextExample> examples,
+                                     const std::vector<std::string>& drop_words = {});
 
 }  // namespace emopost::train

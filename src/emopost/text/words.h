@@ -1,0 +1,17 @@
+#pragma once
+// Words as the analysis report counts them, and the report's ablation, which trains and tests the
+// text model without some words. One definition, so that the words dropped are the words counted.
+#include <set>
+#include <string>
+#include <vector>
+
+namespace emopost::text {
+
+// Lower-cased words of a text: runs of letters, digits and apostrophes (ASCII; other bytes split).
+std::vector<std::string> words_of(const std::string& text);
+
+// The text without the words in `drop` (lower case, compared as words_of() reads them). What lies
+// between the words stays; spaces left doubled or at the ends by a dropped word are removed.
+std::string drop_words(const std::string& text, const std::set<std::string>& drop);
+
+}  // namespace emopost::text
