@@ -1,6 +1,7 @@
 // Draws a report written by `emopost report` in headless Chromium (npm playwright-core, Debian's
 // chromium) and saves each chart as PNG and SVG beside it: OUT/png/ID.png, OUT/svg/ID.svg. It also
-// checks the page: every chart drawn, no console error, no request beyond the file itself.
+// checks the page: every chart drawn, every thumbnail decoded, no console error, no request beyond
+// the file itself.
 // Usage: node scripts/render-report.mjs OUT_DIR   (exit 1 when a check fails; OUT/render.json says why)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -36,10 +37,13 @@ for (const div of await page.$$('div.chart')) {
   await div.screenshot({ path: path.join(out, 'png', `${id}.png`) });
   charts.push({ id, svg: Boolean(svg), marks });
 }
+// The galleries' thumbnails are inline images: each must decode.
+const thumbnails = await page.$$eval('img.thumb', (imgs) => imgs.map((i) => i.complete && i.naturalWidth > 0));
 await browser.close();
 const failed = charts.filter((c) => !c.svg || c.marks === 0).map((c) => c.id);
-const result = { charts, console_errors: errors, network_requests: requests, failed };
+const broken = thumbnails.filter((ok) => !ok).length;
+const result = { charts, thumbnails: { shown: thumbnails.length - broken, broken }, console_errors: errors, network_requests: requests, failed };
 fs.writeFileSync(path.join(out, 'render.json'), JSON.stringify(result, null, 2));
 console.log(`${charts.length} charts drawn to ${out}/png and ${out}/svg; ${errors.length} console errors; ` +
-            `${requests.length} network requests; ${failed.length} empty`);
-process.exit(errors.length || requests.length || failed.length || !charts.length ? 1 : 0);
+            `${requests.length} network requests; ${failed.length} empty; ${thumbnails.length - broken} thumbnails shown, ${broken} broken`);
+process.exit(errors.length || requests.length || failed.length || broken || !charts.length ? 1 : 0);

@@ -8,6 +8,7 @@
 #include "emopost/core/error.h"
 #include "emopost/eval/scores.h"
 #include "emopost/report/figures.h"
+#include "emopost/text/words.h"
 
 namespace fs = std::filesystem;
 using namespace emopost;
@@ -189,4 +190,32 @@ TEST(ReportFigures, TheGalleryListsTheMostConfidentMistakes) {
   EXPECT_EQ(rows[0]["label"], "anger");
   EXPECT_EQ(rows[0]["predicted"], "disgust");
   EXPECT_EQ(rows[1]["index"], 2);
+}
+
+TEST(ReportFigures, TheAblationDropsWholeWordsInAnyCase) {
+  const std::set<std::string> drop = {"feel", "feeling", "like", "de", "en"};
+  EXPECT_EQ(text::drop_words("I FEEL like a feeling, Feel-good!", drop), "I a , -good!");
+  EXPECT_EQ(text::drop_words("feelings of déjà vu de la vie", drop), "feelings of déjà vu la vie");  // "feelings" is another word
+  EXPECT_EQ(text::drop_words("like", drop), "");
+  EXPECT_EQ(text::drop_words("  spaced   out  ", {}), "  spaced   out  ");  // nothing to drop: the text as it is
+  // Counted as the figures count words: none of the dropped words is left.
+  for (const auto& w : words_of(text::drop_words("I feel like I'm feeling it, en route", drop))) EXPECT_EQ(drop.count(w), 0u) << w;
+}
+
+TEST(ReportFigures, TemperingIsSoftmaxOfLogitsOverT) {
+  // p = softmax(logits); tempered(p, T) must be softmax(logits / T).
+  const std::vector<double> logits = {2.0, 0.5, -1.0};
+  auto softmax = [](std::vector<double> z, double t) {
+    double sum = 0;
+    for (auto& v : z) sum += v = std::exp(v / t);
+    for (auto& v : z) v /= sum;
+    return z;
+  };
+  const auto p = softmax(logits, 1.0);
+  for (double t : {0.5, 1.0, 1.7}) {
+    const auto got = tempered({p}, t)[0], want = softmax(logits, t);
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << "T " << t;
+  }
+  EXPECT_NEAR(tempered({{1.0, 0.0, 0.0}}, 2.0)[0][0], 1.0, 1e-12);  // a zero stays (almost) zero
+  EXPECT_THROW(tempered({p}, 0.0), Error);
 }

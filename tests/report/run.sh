@@ -12,9 +12,16 @@ rm -rf "$artifacts"
 mkdir -p "$artifacts"
 cd "$artifacts"
 
-# The sample holds only test splits, so the data figures read it too.
-echo '{"data_split": "test"}' >config.json
-"$bin" --threads 2 report --data "$sample" --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>report.log
+# The sample holds only test splits, so the data figures read it too. The ablation's few steps of
+# fine-tuning read the training and validation texts of the training sample beside it.
+train_sample=$root/tests/data/samples/text
+mkdir -p data/text/carer data/text/goemotions data/faces
+ln -s "$train_sample"/carer/{train,val}.txt "$sample"/text/carer/test.txt data/text/carer/
+ln -s "$train_sample"/goemotions/{train,dev}.tsv "$sample"/text/goemotions/{test.tsv,emotions.txt,ekman_mapping.json} data/text/goemotions/
+ln -s "$sample"/faces/fer2013 data/faces/fer2013
+words=feel,feeling,like,de,en
+echo '{"data_split": "test", "ablation_steps": 4}' >config.json
+"$bin" --threads 2 report --data data --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>report.log
 python3 - "$artifacts/report" <<'PY'
 import json, os, sys
 out = sys.argv[1]
@@ -25,7 +32,7 @@ for need in ["01-class-counts", "02-text-lengths", "03-top-words", "05-text-trai
              "07-text-confusion", "11-quality-by-length", "12-face-confusion", "text-per-class", "face-per-class",
              "text-most-confused", "face-most-confused", "text-reliability", "face-reliability",
              "08-attributed-words", "fusion-disagreement", "calibration-ece", "04-word-clouds", "09-attributed-clouds",
-             "text-worst-mistakes"]:
+             "text-worst-mistakes", "10-ablation", "10-ablation-scores", "fused-reliability", "face-worst-mistakes"]:
     assert need in ids, f"figure {need} is missing"
 for i in ids:
     for ext in ("json", "csv"):
@@ -37,6 +44,7 @@ PY
 
 # The numbers are eval's.
 "$bin" --threads 2 eval text --model "$root/models/text" --data "$sample" --split test --json >eval_text.json 2>/dev/null
+"$bin" --threads 2 eval text --model "$root/models/text" --data "$sample" --split test --drop-words "$words" --json >eval_text_dropped.json 2>/dev/null
 # (eval finds the detector as models/detector, so it runs from the source folder.)
 (cd "$root" && "$bin" --threads 2 eval image --model models/face --data "$sample" --split test --detector cnn --mirror \
   --face-cache "$artifacts/eval-cache" --json) >eval_face.json 2>/dev/null
@@ -59,11 +67,37 @@ for fig, ev in [("07-text-confusion", "eval_text.json"), ("12-face-confusion", "
     for r in per_class:
         assert abs(r["f1"] - pooled["per_class"][r["label"]]["f1"]) < 1e-9, f"{fig}: {r['label']} F1"
     print(f"ok - {fig} equals `emopost eval` ({total} examples)")
+
+# Figure 10: the shipped model's rows are eval's, with and without the words; the fine-tuned copies
+# are tested on every example, and their matrices are drawn side by side.
+scores = json.load(open(os.path.join(a, "report/data/10-ablation-scores.json")))["rows"]
+assert len(scores) == 4, scores
+for row, ev in [(scores[0], "eval_text.json"), (scores[1], "eval_text_dropped.json")]:
+    pooled = json.load(open(os.path.join(a, ev)))["pooled"]
+    assert row["model"] == "shipped" and abs(row["accuracy"] - pooled["accuracy"]) < 1e-12, (row, pooled["accuracy"])
+    assert abs(row["macro_f1"] - pooled["macro_f1"]) < 1e-12 and row["examples"] == pooled["total"], row
+assert scores[0]["accuracy"] != scores[1]["accuracy"], "dropping the words changed nothing: were they dropped?"
+assert all(r["examples"] == scores[0]["examples"] for r in scores), scores
+ablation = json.load(open(os.path.join(a, "report/data/10-ablation.json")))
+models = {r["model"] for r in ablation["rows"]}
+assert models == {"fine-tuned on the full texts", "fine-tuned without the words"} and len(ablation["rows"]) == 98, models
+assert any("Words dropped: de, en, feel, feeling, like" in n for n in ablation["notes"]), ablation["notes"]
+print(f"ok - figure 10: {scores[0]['accuracy']:.4f} with the words, {scores[1]['accuracy']:.4f} without, as eval --drop-words says")
+
+# Reliability before and after calibration, the fused one too; the face gallery shows its faces.
+for fig in ["text-reliability", "face-reliability", "fused-reliability"]:
+    f = json.load(open(os.path.join(a, "report/data", fig + ".json")))
+    stages = {r["stage"] for r in f["rows"]}
+    assert stages == {"before", "after"}, (fig, stages)
+    assert sum(r["count"] for r in f["rows"] if r["stage"] == "after") == scores[0]["examples"] or fig == "face-reliability", fig
+gallery = json.load(open(os.path.join(a, "report/data/face-worst-mistakes.json")))["rows"]
+assert len(gallery) == 10 and all(r["face"].startswith("data:image/jpeg;base64,") for r in gallery), "face thumbnails"
+print("ok - reliability before and after calibration for text, face and fused; 10 face thumbnails")
 PY
 
 # Drawn in Chromium: PNG and SVG per chart, no console error, no network request.
 node "$root/scripts/render-report.mjs" "$artifacts/report"
-for f in 01-class-counts 04-word-clouds 07-text-confusion 09-attributed-clouds 12-face-confusion; do
+for f in 01-class-counts 04-word-clouds 07-text-confusion 09-attributed-clouds 10-ablation 12-face-confusion fused-reliability; do
   [[ -s report/png/$f.png && -s report/svg/$f.svg ]] || { echo "report/png/$f.png or svg/$f.svg is missing"; exit 1; }
 done
 echo "ok - every chart drawn, as PNG and SVG"
@@ -71,9 +105,10 @@ echo "ok - every chart drawn, as PNG and SVG"
 # Run again, unchanged: the evaluations and the attribution come from the cache, and the numbers agree.
 cp report/report.json first.json
 start=$(date +%s)
-"$bin" --threads 2 report --data "$sample" --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>again.log
+"$bin" --threads 2 report --data data --models "$root/models" --out report --config config.json --vendor-dir "$root/node_modules" 2>again.log
 seconds=$(( $(date +%s) - start ))
-for step in "evaluating the text model" "evaluating the face model" "attribution"; do
+for step in "evaluating the text model" "evaluating the face model" "attribution" "ablation: fine-tuning without the words" \
+  "ablation: fine-tuning on the full texts" "ablation: the shipped text model without the words"; do
   grep -q "$step: from the cache" again.log || { echo "$step was not taken from the cache:"; cat again.log; exit 1; }
 done
 cmp -s first.json report/report.json || { echo "the cached run's numbers differ"; exit 1; }
@@ -106,7 +141,9 @@ assert any("train not read" in n for n in counts["notes"]), counts["notes"]
 assert any(r["dataset"] == "FER2013 test" for r in counts["rows"]), "the splits that exist are still drawn"
 curves = json.load(open(os.path.join(d, "05-text-training.json")))
 assert len(curves["rows"]) == 1 and any("log.jsonl:2" in n for n in curves["notes"]), curves
-print("ok - a missing split and a broken log line are notes on their figures")
+ablation = json.load(open(os.path.join(d, "10-ablation.json")))
+assert not ablation["rows"] and "not run" in ablation["notes"][0] and "train" in ablation["notes"][0], ablation["notes"]
+print("ok - a missing split and a broken log line are notes on their figures; so is an ablation without training texts")
 PY
 "$bin" --threads 2 report --data "$sample" --models mismatch --out mismatched --config small.json --vendor-dir "$root/node_modules" 2>mismatch.log
 python3 - "$artifacts/mismatched" <<'PY'

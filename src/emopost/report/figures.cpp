@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -60,21 +62,6 @@ Rows class_counts(const std::vector<std::pair<std::string, std::vector<size_t>>>
     for (int l = 0; l < kNumLabels && size_t(l) < counts.size(); ++l)
       rows.push_back({{"dataset", name}, {"label", label_name(l)}, {"count", counts[size_t(l)]}});
   return rows;
-}
-
-std::vector<std::string> words_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::string w;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '\'') {
-      w += char(std::tolower(c));
-    } else if (!w.empty()) {
-      out.push_back(std::move(w));
-      w.clear();
-    }
-  }
-  if (!w.empty()) out.push_back(std::move(w));
-  return out;
 }
 
 Rows length_distribution(const std::vector<data::TextExample>& examples,
@@ -308,6 +295,21 @@ Rows reliability(const std::vector<std::vector<double>>& probabilities, const st
                     {"accuracy", b.accuracy}});
   }
   return rows;
+}
+
+std::vector<std::vector<double>> tempered(const std::vector<std::vector<double>>& probabilities, double temperature) {
+  if (!(temperature > 0)) throw Error("a temperature must be positive", Errc::invalid_input);
+  std::vector<std::vector<double>> out;
+  out.reserve(probabilities.size());
+  for (const auto& p : probabilities) {
+    std::vector<double> q(p.size());
+    double top = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (size_t i = 0; i < p.size(); ++i) top = std::max(top, q[i] = std::log(std::max(p[i], 1e-300)) / temperature);
+    for (auto& v : q) sum += v = std::exp(v - top);
+    for (auto& v : q) v /= sum;
+    out.push_back(std::move(q));
+  }
+  return out;
 }
 
 }  // namespace emopost::report

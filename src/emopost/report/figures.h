@@ -13,6 +13,7 @@
 
 #include "emopost/data/datasets.h"
 #include "emopost/eval/scores.h"
+#include "emopost/text/words.h"
 
 namespace emopost::report {
 
@@ -29,8 +30,7 @@ Rows class_counts(const std::vector<std::pair<std::string, std::vector<size_t>>>
 Rows length_distribution(const std::vector<data::TextExample>& examples,
                          const std::function<size_t(const std::string&)>& tokens);
 
-// Lower-cased words of a text: runs of letters, digits and apostrophes (ASCII; other bytes split).
-std::vector<std::string> words_of(const std::string& text);
+using text::words_of;  // words as every figure counts them
 // English stop words (the report's default; its config may replace them).
 std::set<std::string> default_stop_words();
 // Figure 3: the `k` most frequent words of each label, stop words left out: {label, rank, word, count}.
@@ -79,5 +79,9 @@ Rows most_confident_mistakes(const std::vector<int>& truth, const std::vector<in
 // Reliability diagram: equal-width confidence bins of the top probability: {bin, from, to, count,
 // confidence, accuracy}; empty bins are left out. The ECE of the same bins is eval's.
 Rows reliability(const std::vector<std::vector<double>>& probabilities, const std::vector<int>& truth, int bins = 15);
+
+// Probabilities at temperature T: softmax(log p / T), which is softmax(logits / T) for p = softmax(logits),
+// so that fusion.json's temperatures calibrate the probabilities an evaluation wrote.
+std::vector<std::vector<double>> tempered(const std::vector<std::vector<double>>& probabilities, double temperature);
 
 }  // namespace emopost::report

@@ -1,6 +1,5 @@
 #include "emopost/report/report.h"
 
-#include <chrono>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -13,9 +12,12 @@
 #include "emopost/core/json.h"
 #include "emopost/core/labels.h"
 #include "emopost/core/paths.h"
-#include "emopost/core/progress.h"
-#include "emopost/predict/predictor.h"
+#include "emopost/fusion/fusion.h"
+#include "emopost/io/base64.h"
+#include "emopost/predict/calibrate.h"
 #include "emopost/text/tokenizer.h"
+#include "emopost/report/specs.h"
+#include "emopost/report/steps.h"
 #include "emopost/train/evaluation.h"
 
 namespace emopost::report {
@@ -33,7 +35,12 @@ json report_defaults() {
           {"length_bins", {0, 5, 10, 20, 40, 80}},
           {"reliability_bins", 15},
           {"face_detector", "cnn"},   // as the face card's figures are read
-          {"face_mirror", true}};
+          {"face_mirror", true},
+          // Figure 10: these words dropped from the training and test texts, the text model fine-tuned
+          // this many steps with and without them.
+          {"ablation_words", {"feel", "feeling", "like", "de", "en"}},
+          {"ablation_steps", 300},
+          {"ablation_learning_rate", 1e-4}};
 }
 
 namespace {
@@ -54,99 +61,13 @@ json merged_config(const json& given) {
   need("length_bins", c["length_bins"].is_array() && !c["length_bins"].empty(), "a list of word counts");
   for (const auto& e : c["length_bins"]) need("length_bins", e.is_number_integer() && e.get<int64_t>() >= 0, "a list of word counts");
   need("stop_words", c["stop_words"].is_null() || c["stop_words"].is_array(), "a list of words (or null)");
+  need("ablation_words", c["ablation_words"].is_array(), "a list of words");
+  for (const auto& e : c["ablation_words"]) need("ablation_words", e.is_string(), "a list of words");
+  need("ablation_steps", c["ablation_steps"].is_number_integer() && c["ablation_steps"].get<int>() >= 0, "a count of steps (0: no ablation)");
+  need("ablation_learning_rate", c["ablation_learning_rate"].is_number() && c["ablation_learning_rate"].get<double>() > 0, "a positive number");
   return c;
 }
 
-// Vega-Lite for each kind of figure. The rows become data.values when the page is drawn.
-json bars(const std::string& x, const std::string& y, const std::string& facet, bool independent_y) {
-  json spec = {{"facet", {{"field", facet}, {"type", "nominal"}}},
-               {"columns", 3},
-               {"spec", {{"width", 220}, {"height", 160}, {"mark", "bar"},
-                         {"encoding", {{"x", {{"field", x}, {"type", "nominal"}, {"sort", std::vector<std::string>(kLabels.begin(), kLabels.end())}}},
-                                       {"y", {{"field", y}, {"type", "quantitative"}}},
-                                       {"tooltip", {{{"field", x}}, {{"field", y}}}}}}}}};
-  if (independent_y) spec["resolve"] = {{"scale", {{"y", "independent"}}}};
-  return spec;
-}
-
-json box_spec() {
-  const json x = {{"field", "label"}, {"type", "nominal"}};
-  return {{"facet", {{"field", "unit"}, {"type", "nominal"}}},
-          {"resolve", {{"scale", {{"y", "independent"}}}}},
-          {"spec", {{"width", 300}, {"height", 200},
-                    {"layer", {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "min"}, {"type", "quantitative"}, {"title", "length"}}}, {"y2", {{"field", "max"}}}}}},
-                               {{"mark", {{"type", "bar"}, {"size", 18}}}, {"encoding", {{"x", x}, {"y", {{"field", "q1"}, {"type", "quantitative"}}}, {"y2", {{"field", "q3"}}}}}},
-                               {{"mark", {{"type", "tick"}, {"color", "white"}, {"size", 18}}}, {"encoding", {{"x", x}, {"y", {{"field", "median"}, {"type", "quantitative"}}}}}}}}}}};
-}
-
-json top_words_spec(const char* value = "count") {
-  return {{"facet", {{"field", "label"}, {"type", "nominal"}}},
-          {"columns", 4},
-          {"resolve", {{"scale", {{"y", "independent"}}}}},
-          {"spec", {{"width", 150}, {"height", 140}, {"mark", "bar"},
-                    {"encoding", {{"y", {{"field", "word"}, {"type", "nominal"}, {"sort", "-x"}}},
-                                  {"x", {{"field", value}, {"type", "quantitative"}}}}}}}};
-}
-
-json fusion_spec() {
-  return {{"facet", {{"field", "group"}, {"type", "nominal"}, {"title", nullptr}}},
-          {"resolve", {{"scale", {{"x", "independent"}}}}},
-          {"spec", {{"width", 240}, {"height", 180}, {"mark", "bar"},
-                    {"encoding", {{"x", {{"field", "measure"}, {"type", "nominal"}, {"sort", nullptr}, {"title", nullptr}}},
-                                  {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}},
-                                         {"scale", {{"domain", {0, 1}}}}}}}}}}};
-}
-
-json ece_spec() {
-  return {{"width", 300}, {"height", 200}, {"mark", "bar"},
-          {"encoding", {{"x", {{"field", "modality"}, {"type", "nominal"}, {"sort", {"text", "face", "fused"}}}},
-                        {"xOffset", {{"field", "stage"}, {"sort", {"before", "after"}}}},
-                        {"color", {{"field", "stage"}, {"type", "nominal"}, {"sort", {"before", "after"}}}},
-                        {"y", {{"field", "ece"}, {"type", "quantitative"}, {"title", "ECE"}}}}}};
-}
-
-json curves_spec() {
-  return {{"width", 420}, {"height", 220},
-          {"transform", {{{"fold", {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}}}}},
-          {"mark", {{"type", "line"}, {"point", true}}},
-          {"encoding", {{"x", {{"field", "epoch"}, {"type", "ordinal"}}},
-                        {"y", {{"field", "value"}, {"type", "quantitative"}}},
-                        {"color", {{"field", "key"}, {"type", "nominal"}, {"title", "metric"}}}}}};
-}
-
-json heatmap_spec() {
-  const std::vector<std::string> order(kLabels.begin(), kLabels.end());
-  auto one = [&](const char* field, const char* format) {
-    return json{{"width", 260}, {"height", 260},
-                {"encoding", {{"x", {{"field", "predicted"}, {"type", "nominal"}, {"sort", order}}},
-                              {"y", {{"field", "true"}, {"type", "nominal"}, {"sort", order}}}}},
-                {"layer", {{{"mark", "rect"}, {"encoding", {{"color", {{"field", field}, {"type", "quantitative"}}}}}},
-                           {{"mark", {{"type", "text"}, {"fontSize", 10}}},
-                            {"encoding", {{"text", {{"field", field}, {"type", "quantitative"}, {"format", format}}}}}}}}};
-  };
-  return {{"hconcat", {one("count", "d"), one("share", ".2f")}}, {"resolve", {{"scale", {{"color", "independent"}}}}}};
-}
-
-json quality_spec() {
-  return {{"width", 420}, {"height", 220},
-          {"transform", {{{"fold", {"accuracy", "macro_f1"}}}}},
-          {"mark", "bar"},
-          {"encoding", {{"x", {{"field", "bin"}, {"type", "ordinal"}, {"sort", nullptr}, {"title", "words"}}},
-                        {"xOffset", {{"field", "key"}}},
-                        {"y", {{"field", "value"}, {"type", "quantitative"}}},
-                        {"color", {{"field", "key"}, {"type", "nominal"}, {"title", "metric"}}},
-                        {"tooltip", {{{"field", "bin"}}, {{"field", "count"}}, {{"field", "value"}, {"format", ".3f"}}}}}}};
-}
-
-json reliability_spec() {
-  return {{"width", 300}, {"height", 300},
-          {"layer", {{{"data", {{"values", {{{"x", 0}}, {{"x", 1}}}}}}, {"mark", {{"type", "line"}, {"strokeDash", {4, 4}}, {"color", "grey"}}},
-                      {"encoding", {{"x", {{"field", "x"}, {"type", "quantitative"}}}, {"y", {{"field", "x"}, {"type", "quantitative"}}}}}},
-                     {{"mark", {{"type", "line"}, {"point", true}}},
-                      {"encoding", {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}}}},
-                                    {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"scale", {{"domain", {0, 1}}}}}},
-                                    {"size", {{"field", "count"}, {"type", "quantitative"}}}}}}}}};
-}
 
 fs::path find_vendor(const fs::path& given) {
   std::vector<fs::path> candidates;
@@ -160,50 +81,12 @@ fs::path find_vendor(const fs::path& given) {
               Errc::invalid_input);
 }
 
-// What identifies a folder's contents for the cache: each regular file's path, size and time.
-json files_identity(const fs::path& dir) {
-  json out = json::array();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return json(dir.string() + " (absent)");
-  std::vector<fs::path> files;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end; !ec && it != end;
-       it.increment(ec))
-    if (it->is_regular_file(ec)) files.push_back(it->path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files)
-    out.push_back({fs::relative(f, dir, ec).string(), fs::file_size(f, ec),
-                   std::chrono::duration_cast<std::chrono::seconds>(fs::last_write_time(f, ec).time_since_epoch()).count()});
-  return out;
-}
-
-// A long step's result, kept under `dir` by the hash of everything that shapes it (`key`), so that a
-// report run again with only a chart changed takes seconds.
-json cached(const fs::path& dir, const json& key, const std::function<json()>& compute) {
-  const auto file = dir / fmt::format("{:016x}.json", std::hash<std::string>{}(key.dump()));
-  std::error_code ec;
-  if (fs::exists(file, ec)) {
-    try {
-      auto j = read_json_file(file);
-      if (j.is_object() && j.value("key", json()) == key && j.contains("value")) {
-        spdlog::info("{}: from the cache ({})", key.value("step", "step"), file.string());
-        return std::move(j["value"]);
-      }
-    } catch (const std::exception&) {
-      // A damaged cache entry is computed again.
-    }
-  }
-  json value = compute();
-  fs::create_directories(dir);
-  write_json_file(file, {{"key", key}, {"value", value}});
-  return value;
-}
-
 // Labels, predictions and probabilities of an evaluation's rows.
 struct Evaluated {
   std::vector<int> truth, predicted;
   std::vector<std::vector<double>> probabilities;
   std::vector<size_t> words;
-  std::vector<std::string> texts;
+  std::vector<std::string> texts, files;
 };
 
 Evaluated evaluated(const json& predictions) {
@@ -216,6 +99,7 @@ Evaluated evaluated(const json& predictions) {
       e.texts.push_back(p["text"].get<std::string>());
       e.words.push_back(words_of(e.texts.back()).size());
     }
+    if (p.contains("file")) e.files.push_back(p["file"].get<std::string>());
   }
   return e;
 }
@@ -227,57 +111,125 @@ struct ModelFigures {
   std::optional<Evaluated> read;  // its predictions, when evaluated
 };
 
+// Reliability rows of one stage ("before" or "after" calibration), and their ECE as a note.
+void add_reliability(Figure& f, const std::string& stage, const std::vector<std::vector<double>>& p, const std::vector<int>& truth,
+                     int bins) {
+  for (auto row : reliability(p, truth, bins)) {
+    row["stage"] = stage;
+    f.rows.push_back(std::move(row));
+  }
+  f.notes.push_back(fmt::format("ECE {} calibration: {:.4f}", stage, eval::expected_calibration_error(p, truth, bins)));
+}
+
+// `temperature`: fusion.json's, which calibrates the model's probabilities; absent, only "before" is drawn.
 ModelFigures model_figures(const std::string& who, const std::string& confusion_id, const std::string& confusion_title,
-                           const train::EvalRequest& q, int bins, const fs::path& cache_dir) {
+                           const train::EvalRequest& q, int bins, const fs::path& cache_dir, std::optional<double> temperature) {
   ModelFigures m;
   m.figures = {{confusion_id, confusion_title + ": counts, and shares of each true label", Rows::array(), {}, heatmap_spec()},
                {who + "-per-class", fmt::format("The {} model per class", who), Rows::array(), {}, json(), true},
                {who + "-most-confused", fmt::format("The {} model's most confused pairs", who), Rows::array(), {}, json(), true},
-               {who + "-reliability", fmt::format("The {} model's reliability (softmax probabilities)", who), Rows::array(), {},
+               {who + "-reliability", fmt::format("The {} model's reliability, before and after calibration", who), Rows::array(), {},
                 reliability_spec()}};
   try {
-    const fs::path data = q.kind == "text" ? q.data_root / "text" : q.data_root / "faces/fer2013" / q.split;
-    json key = {{"step", "evaluating the " + who + " model"}, {"model", files_identity(q.model_dir)}, {"data", files_identity(data)},
-                {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror}, {"detector", q.faces.detector}};
-    if (!q.faces.detector.empty())
-      key["detector_models"] = {files_identity(q.faces.detector_model), files_identity(q.faces.landmarks_model)};
-    m.read = evaluated(cached(cache_dir, key, [&] { return json(train::run_evaluation(q).predictions); }));
+    m.read = evaluated(cached_evaluation("evaluating the " + who + " model", q, cache_dir));
     const auto& e = *m.read;
     const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
     m.figures[0].rows = confusion_rows(rep);
     m.figures[1].rows = per_class_rows(rep);
     m.figures[2].rows = most_confused(rep);
-    m.figures[3].rows = reliability(e.probabilities, e.truth, bins);
-    m.figures[3].notes.push_back(fmt::format("ECE {:.4f}", eval::expected_calibration_error(e.probabilities, e.truth, bins)));
+    add_reliability(m.figures[3], "before", e.probabilities, e.truth, bins);
+    if (temperature)
+      add_reliability(m.figures[3], "after", tempered(e.probabilities, *temperature), e.truth, bins);
+    else
+      m.figures[3].notes.push_back("no fusion.json with a temperature: the calibrated curve is left out");
   } catch (const std::exception& e) {
     for (auto& f : m.figures) f.notes.push_back(fmt::format("the {} model was not evaluated: {}", who, e.what()));
   }
   return m;
 }
 
-// Figure 8: occlusion over every text of the split, as `predict --explain` computes it.
-Rows attributed_words(const fs::path& models_dir, const std::vector<std::string>& texts, int k) {
-  predict::PredictorOptions po;
-  po.models_dir = models_dir;
-  const predict::Predictor predictor(po);
-  std::vector<std::vector<std::pair<std::string, double>>> attributions;
-  std::vector<int> predicted;
-  ProgressBar bar(texts.size(), "attribution", "texts");
-  constexpr size_t kBatch = 64;
-  for (size_t begin = 0; begin < texts.size(); begin += kBatch) {
-    std::vector<predict::Post> posts;
-    for (size_t i = begin; i < std::min(texts.size(), begin + kBatch); ++i) posts.push_back({"", texts[i], std::nullopt});
-    for (const auto& o : predictor.predict_many(posts, /*explain=*/true)) {
-      if (!o.prediction || !o.prediction->text) continue;
-      std::vector<std::pair<std::string, double>> words;
-      for (const auto& w : o.prediction->attribution) words.emplace_back(w.word, w.score);
-      attributions.push_back(std::move(words));
-      predicted.push_back(fusion::argmax(*o.prediction->text));
+// The fused verdict's reliability, on posts built as `emopost calibrate` builds its test posts: each
+// text with a face of its label (fusion.json's seed), fused as the predictor fuses them.
+Figure fused_reliability(const ModelFigures& text, const ModelFigures& face, const fusion::FusionModel* fm,
+                         const json& fusion_report, int bins) {
+  Figure f{"fused-reliability", "The fused verdict's reliability on test posts (each text with a face of its label), before and after calibration",
+           Rows::array(), {}, reliability_spec()};
+  if (!fm) return f.notes.push_back("no fusion.json: there is no fused verdict to draw"), f;
+  if (!text.read || !face.read) return f.notes.push_back("the text and the face model must both be evaluated (figures 7 and 12)"), f;
+  try {
+    const auto seed = fusion_report.value("data", json::object()).value("seed", 13u) + 1;
+    const auto faces = predict::pair_faces(text.read->truth, face.read->truth, seed);
+    auto scores = [](const std::vector<double>& p) {
+      fusion::Scores s{};
+      std::copy_n(p.begin(), std::min(p.size(), s.size()), s.begin());
+      return s;
+    };
+    for (const bool after : {false, true}) {
+      const auto tp = after ? tempered(text.read->probabilities, fm->text_temperature) : text.read->probabilities;
+      const auto fp = after ? tempered(face.read->probabilities, fm->image_temperature) : face.read->probabilities;
+      std::vector<std::vector<double>> fused;
+      for (size_t i = 0; i < tp.size(); ++i) {
+        const auto p = fm->fuse(scores(tp[i]), scores(fp[faces[i]]));
+        fused.emplace_back(p.begin(), p.end());
+      }
+      add_reliability(f, after ? "after" : "before", fused, text.read->truth, bins);
     }
-    bar.update(posts.size());
+  } catch (const std::exception& e) {
+    f.notes.push_back(fmt::format("the fused verdict was not drawn: {}", e.what()));
   }
-  bar.finish();
-  return top_attributed_words(attributions, predicted, k);
+  return f;
+}
+
+// The face model's most confident mistakes, each face inline as a thumbnail.
+Figure face_gallery(const ModelFigures& face) {
+  Figure g{"face-worst-mistakes", "The face model's most confident mistakes", Rows::array(), {}, json(), true};
+  if (!face.read) return g.notes = face.figures.front().notes, g;
+  g.rows = most_confident_mistakes(face.read->truth, face.read->predicted, face.read->probabilities, 10);
+  for (auto& row : g.rows) {
+    const auto i = row["index"].get<size_t>();
+    if (i >= face.read->files.size()) continue;
+    const fs::path file = face.read->files[i];
+    try {
+      const bool png = file.extension() == ".png" || file.extension() == ".PNG";
+      row["face"] = std::string(png ? "data:image/png;base64," : "data:image/jpeg;base64,") + io::base64_encode(read_file(file));
+      row["file"] = file.filename().string();
+    } catch (const std::exception& e) {
+      g.notes.push_back(fmt::format("{}: {}", file.string(), e.what()));
+    }
+  }
+  if (!g.rows.empty() && !g.rows.front().contains("face")) g.notes.push_back("the evaluation named no image files: no thumbnails");
+  return g;
+}
+
+// Figure 10: the confusion matrices with and without the words, and the scores of each model.
+std::pair<Figure, Figure> ablation_figures(const ReportRequest& r, const json& c, const std::string& eval_split, size_t limit) {
+  Figure matrices{"10-ablation", "Figure 10, the ablation: the text model fine-tuned on the full texts and without some words (shares of each true label)",
+                  Rows::array(), {}, ablation_spec()};
+  Figure scores{"10-ablation-scores", "Figure 10 in numbers: each model on the test texts, with and without the words", Rows::array(), {}, json(), true};
+  if (c["ablation_steps"].get<int>() == 0) {
+    matrices.notes.push_back("the config's ablation_steps is 0: no ablation");
+    scores.notes = matrices.notes;
+    return {std::move(matrices), std::move(scores)};
+  }
+  try {
+    AblationRequest q;
+    q.text_model = r.models_dir / "text";
+    q.data_root = r.data_root;
+    q.cache_dir = r.out_dir / "cache";
+    q.words = c["ablation_words"].get<std::vector<std::string>>();
+    q.eval_split = eval_split;
+    q.steps = c["ablation_steps"].get<int>();
+    q.learning_rate = c["ablation_learning_rate"].get<double>();
+    q.limit = limit;
+    auto a = run_ablation(q);
+    matrices.rows = std::move(a.confusion);
+    scores.rows = std::move(a.scores);
+    matrices.notes = a.notes;
+  } catch (const std::exception& e) {
+    matrices.notes.push_back(fmt::format("the ablation was not run: {}", e.what()));
+    scores.notes = matrices.notes;
+  }
+  return {std::move(matrices), std::move(scores)};
 }
 
 void write_text(const fs::path& file, const std::string& content) {
@@ -349,15 +301,26 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec()});
   }
 
-  // 7, 11, 12 and the extras: each model on the evaluation split.
+  // 7, 11, 12 and the extras: each model on the evaluation split, calibrated by fusion.json's temperatures.
   const int bins = c["reliability_bins"].get<int>();
+  json fusion_report;
+  std::optional<fusion::FusionModel> fusion;
+  std::string no_fusion;
+  try {
+    fusion_report = read_json_file(r.models_dir / "fusion.json");
+    fusion = fusion::FusionModel::from_json(fusion_report);
+  } catch (const std::exception& e) {
+    no_fusion = e.what();
+  }
+  auto temperature = [&](double fusion::FusionModel::*t) { return fusion ? std::optional<double>((*fusion).*t) : std::nullopt; };
   train::EvalRequest text_q;
   text_q.kind = "text";
   text_q.model_dir = r.models_dir / "text";
   text_q.data_root = r.data_root;
   text_q.split = eval_split;
   text_q.limit = limit;
-  auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins, r.out_dir / "cache");
+  auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins, r.out_dir / "cache",
+                           temperature(&fusion::FusionModel::text_temperature));
   Figure quality{"11-quality-by-length", "The text model's accuracy and macro-F1 by text length (words)", Rows::array(), {}, quality_spec()};
   if (text.read) quality.rows = quality_by_length(text.read->words, text.read->truth, text.read->predicted,
                                                   c["length_bins"].get<std::vector<size_t>>());
@@ -383,7 +346,8 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   face_q.faces.detector_model = r.models_dir / "detector";
   face_q.faces.landmarks_model = r.models_dir / "landmarks";
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
-  auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache");
+  auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache",
+                           temperature(&fusion::FusionModel::image_temperature));
   Figure gallery{"text-worst-mistakes", "The text model's most confident mistakes", Rows::array(), {}, json(), true};
   if (text.read) {
     gallery.rows = most_confident_mistakes(text.read->truth, text.read->predicted, text.read->probabilities, 10);
@@ -396,26 +360,29 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   Figure attributed_cloud{"09-attributed-clouds", "Figure 8 as word clouds", attributed.rows, attributed.notes, {{"cloud", "score"}}};
   figs.push_back(std::move(attributed));
   figs.push_back(std::move(attributed_cloud));
+  auto [ablation, ablation_scores] = ablation_figures(r, c, eval_split, limit);
+  figs.push_back(std::move(ablation));
+  figs.push_back(std::move(ablation_scores));
   figs.push_back(std::move(quality));
   figs.push_back(std::move(face.figures[0]));
   for (auto* m : {&text, &face})
     for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
+  figs.push_back(fused_reliability(text, face, fusion ? &*fusion : nullptr, fusion_report, bins));
 
   // The fusion, from the report `emopost calibrate` keeps in fusion.json.
   Figure disagree{"fusion-disagreement", "When the text and the face disagree: whom the fused verdict follows, and who is right",
                   Rows::array(), {}, fusion_spec()};
   Figure ece{"calibration-ece", "Calibration error (ECE) of each modality before and after calibration", Rows::array(), {}, ece_spec()};
-  try {
-    const auto f = read_json_file(r.models_dir / "fusion.json");
-    disagree.rows = fusion_disagreement(f);
-    ece.rows = calibration_ece(f);
+  if (fusion) {
+    disagree.rows = fusion_disagreement(fusion_report);
+    ece.rows = calibration_ece(fusion_report);
     for (auto* fig : {&disagree, &ece})
       if (fig->rows.empty()) fig->notes.push_back("fusion.json has no report of this: refit it with `emopost calibrate`");
-  } catch (const std::exception& e) {
-    note_error(disagree, "no fusion report", e);
-    note_error(ece, "no fusion report", e);
+  } else {
+    for (auto* fig : {&disagree, &ece}) fig->notes.push_back("no fusion report: " + no_fusion);
   }
   figs.push_back(std::move(gallery));
+  figs.push_back(face_gallery(face));
   figs.push_back(std::move(disagree));
   figs.push_back(std::move(ece));
 
@@ -455,7 +422,10 @@ std::string render_html(const std::vector<Figure>& figs, const std::string& titl
         for (const auto& row : f.rows) {
           body += "<tr>";
           for (const auto& [k, v] : row.items())
-            body += "<td>" + (v.is_number_float() ? fmt::format("{:.3f}", v.get<double>()) : esc(v.is_string() ? v.get<std::string>() : v.dump())) + "</td>";
+            if (v.is_string() && v.get<std::string>().rfind("data:image/", 0) == 0)
+              body += "<td><img class=\"thumb\" alt=\"" + esc(k) + "\" src=\"" + esc(v.get<std::string>()) + "\"></td>";
+            else
+              body += "<td>" + (v.is_number_float() ? fmt::format("{:.3f}", v.get<double>()) : esc(v.is_string() ? v.get<std::string>() : v.dump())) + "</td>";
           body += "</tr>";
         }
       }
@@ -481,7 +451,8 @@ std::string render_html(const std::vector<Figure>& figs, const std::string& titl
 <html lang="en"><head><meta charset="utf-8"><title>{0}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 .figure{{margin:2em 0;border-top:1px solid #ddd}}.note{{color:#a33}}.data{{font-size:.85em;color:#666}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}</style>
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}
+img.thumb{{width:96px;height:96px;image-rendering:pixelated}}</style>
 {1}</head><body><h1>{0}</h1>
 {2}
 <script>
