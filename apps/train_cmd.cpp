@@ -8,6 +8,7 @@
 #include "command.h"
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
+#include "emopost/core/paths.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
 #include "emopost/train/tune.h"
@@ -90,6 +91,14 @@ Command eval_command(CLI::App& app) {
               "Examples:\n  emopost eval text --model models/text\n"
               "  emopost eval text --model models/text --format jsonl --data my_posts.jsonl");
   return {cmd, [o] {
+            // The detector's nets beside the face model (models/face: models/detector and
+            // models/landmarks), else in the models folder emopost finds, so eval runs from any folder.
+            if (auto& f = o->req.faces; !f.detector.empty()) {
+              const fs::path beside = o->req.model_dir.parent_path();
+              const fs::path dir = fs::exists(beside / "detector") ? beside : find_models_dir();
+              f.detector_model = dir / "detector";
+              f.landmarks_model = dir / "landmarks";
+            }
             auto out = train::run_evaluation(o->req);
             if (!o->out_dir.empty()) {
               fs::create_directories(o->out_dir);

@@ -82,11 +82,7 @@ predict::Outcome merge_album(const std::vector<predict::Outcome>& parts, bool wi
     if (first_error) return *first_error;
     return predict::Outcome::failed("", Error("neither the caption nor a face could be read", Errc::no_signal));
   }
-  merged.fused = fusion.fuse(merged.text, merged.image);
-  merged.label = fusion::argmax(merged.fused);
-  merged.confidence = merged.fused[size_t(merged.label)];
-  if (merged.text) merged.modalities.push_back("text");
-  if (merged.image) merged.modalities.push_back("image");
+  predict::settle_verdict(merged, fusion);
   predict::Outcome out;
   out.prediction = std::move(merged);
   return out;

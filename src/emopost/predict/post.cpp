@@ -129,6 +129,15 @@ Post parse_post_line(const std::string& line, const ImageFiles& files) {
   return post_from_json(parse_json(line, "the line"), &files);
 }
 
+void settle_verdict(Prediction& p, const fusion::FusionModel& fusion) {
+  p.modalities.clear();
+  if (p.text) p.modalities.push_back("text");
+  if (p.image) p.modalities.push_back("image");
+  p.fused = fusion.fuse(p.text, p.image);
+  p.label = fusion::argmax(p.fused);
+  p.confidence = p.fused[size_t(p.label)];
+}
+
 std::optional<Scores> pool_faces(std::vector<Face>& faces) {
   if (faces.empty()) return std::nullopt;
   double total = 0;

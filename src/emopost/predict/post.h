@@ -68,6 +68,10 @@ struct Outcome {
 // weight. Nothing when there is no face. (An album's faces are pooled the same way, all together.)
 std::optional<Scores> pool_faces(std::vector<Face>& faces);
 
+// The verdict of a post from the modalities it has (text and image, at least one): its modalities,
+// the fused probabilities, the label and its confidence. A single post and an album settle alike.
+void settle_verdict(Prediction& p, const fusion::FusionModel& fusion);
+
 // What reads posts: the Predictor, or a stand-in in the server's tests.
 class PostReader {
  public:

@@ -114,7 +114,6 @@ Outcome fuse(const Post& post, const PostWork& w, const fusion::FusionModel& fus
   p.text_windows = int(w.text.windows.size());
   if (w.text_logits) {
     p.text = fusion.text_probabilities(*w.text_logits);
-    p.modalities.push_back("text");
     if (w.text.cut)
       p.notes.push_back(fmt::format("The caption is long: the text model read its first {} windows.",
                                     w.text.windows.size()));
@@ -129,17 +128,14 @@ Outcome fuse(const Post& post, const PostWork& w, const fusion::FusionModel& fus
       p.faces.push_back({box.box, box.whole_image, fusion.image_probabilities(w.face_logits.at(k)), 0});
     }
     p.image = pool_faces(p.faces);
-    if (p.image) p.modalities.push_back("image");
-    else p.notes.push_back("No face was found in the picture, so the image abstained.");
+    if (!p.image) p.notes.push_back("No face was found in the picture, so the image abstained.");
   } else {
     p.notes.push_back("There is no picture, so the image abstained.");
   }
   if (!p.text && !p.image)
     return Outcome::failed(post.id, Error("neither modality could be read: " + p.notes.front() + " " + p.notes.back(),
                                           Errc::no_signal));
-  p.fused = fusion.fuse(p.text, p.image);
-  p.label = fusion::argmax(p.fused);
-  p.confidence = p.fused[p.label];
+  settle_verdict(p, fusion);
   Outcome out;
   out.id = post.id;
   out.prediction = std::move(p);

@@ -68,6 +68,7 @@ json merged_config(const json& given) {
   return c;
 }
 
+}  // namespace
 
 fs::path find_vendor(const fs::path& given) {
   std::vector<fs::path> candidates;
@@ -79,6 +80,16 @@ fs::path find_vendor(const fs::path& given) {
   throw Error("the report's charts need vega, vega-lite and vega-embed (package-lock.json): run `npm ci` in the "
               "source folder, or give --vendor-dir",
               Errc::invalid_input);
+}
+
+namespace {
+
+// The labels with no example among `counts` (one per label), as "disgust, neutral"; "" when none.
+std::string empty_labels(const std::vector<size_t>& counts) {
+  std::string out;
+  for (size_t l = 0; l < counts.size() && l < kLabels.size(); ++l)
+    if (counts[l] == 0) out += (out.empty() ? "" : ", ") + std::string(kLabels[l]);
+  return out;
 }
 
 // Labels, predictions and probabilities of an evaluation's rows.
@@ -136,6 +147,11 @@ ModelFigures model_figures(const std::string& who, const std::string& confusion_
     const auto rep = eval::classification_report(e.truth, e.predicted, kNumLabels);
     m.figures[0].rows = confusion_rows(rep);
     m.figures[1].rows = per_class_rows(rep);
+    std::vector<size_t> support;
+    for (const auto& row : m.figures[1].rows) support.push_back(row["support"].get<size_t>());
+    if (auto empty = empty_labels(support); !empty.empty())
+      m.figures[1].notes.push_back(fmt::format("no {} example is labelled {}: recall and F1 are 0 there, and the "
+                                               "macro averages count them", q.split, empty));
     m.figures[2].rows = most_confused(rep);
     add_reliability(m.figures[3], "before", e.probabilities, e.truth, bins);
     if (temperature)
@@ -271,6 +287,9 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     }
   }
   counts.rows = class_counts(sets);
+  for (const auto& [name, n] : sets)
+    if (auto empty = empty_labels(n); !empty.empty())
+      counts.notes.push_back(fmt::format("{} has no example labelled {}", name, empty));
   figs.push_back(std::move(counts));
 
   Figure lengths{"02-text-lengths", fmt::format("Text length per label ({} split), in words and in tokens", data_split), Rows::array(), {}, box_spec()};
@@ -288,6 +307,8 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     std::set<std::string> stop = default_stop_words();
     if (c["stop_words"].is_array()) stop = c["stop_words"].get<std::set<std::string>>();
     words.rows = top_words(text_data, stop, c["top_k"].get<int>());
+    if (auto empty = empty_labels(data::label_counts(text_data)); !empty.empty())
+      words.notes.push_back(fmt::format("no {} text is labelled {}: those classes have no words", data_split, empty));
   }
   figs.push_back(std::move(lengths));
   Figure cloud{"04-word-clouds", "Figure 3 as word clouds", words.rows, words.notes, {{"cloud", "count"}}};

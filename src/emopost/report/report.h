@@ -35,6 +35,10 @@ struct Figure {
 
 nlohmann::json report_defaults();
 
+// The folder holding vega, vega-lite, vega-embed and d3-cloud: `given`, ./node_modules, or the
+// installed share/emopost/node_modules. Throws emopost::Error saying how to get them.
+std::filesystem::path find_vendor(const std::filesystem::path& given);
+
 // Computes every figure, writes out_dir, and returns the figures. A missing data split or model
 // becomes a note on the figures it feeds; a config that is not valid throws emopost::Error.
 std::vector<Figure> build_report(const ReportRequest& request);

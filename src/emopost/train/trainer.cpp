@@ -162,6 +162,8 @@ FitResult fit(const TrainConfig& c, bool resume) {
   int64_t total_steps = steps_per_epoch * c.epochs;
   if (c.max_steps > 0) total_steps = std::min<int64_t>(total_steps, c.max_steps);
   const auto warmup = static_cast<int64_t>(std::ceil(c.warmup_ratio * total_steps));
+  // The epochs the run will reach: max_steps may end it sooner than `epochs` says.
+  const int64_t epochs = std::min<int64_t>(c.epochs, (total_steps + steps_per_epoch - 1) / steps_per_epoch);
 
   FitResult result;
   int start_epoch = 1, stale = 0;
@@ -179,8 +181,8 @@ FitResult fit(const TrainConfig& c, bool resume) {
     spdlog::info("resuming after epoch {} (step {}, best macro-F1 {:.4f} at epoch {})", start_epoch - 1,
                  step, result.best_macro_f1, result.best_epoch);
   }
-  spdlog::info("{} training examples, {} steps/epoch, {} epochs, class weights [{:.2f}]", train.size(),
-               steps_per_epoch, c.epochs, fmt::join(weights, ", "));
+  spdlog::info("{} training examples, {} steps/epoch, {} epochs ({} steps), class weights [{:.2f}]", train.size(),
+               steps_per_epoch, epochs, total_steps, fmt::join(weights, ", "));
 
   double samples = 0, train_seconds = 0;
   for (int epoch = start_epoch; epoch <= c.epochs && (c.max_steps == 0 || step < c.max_steps); ++epoch) {
@@ -190,7 +192,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
     auto order = batch_order(*task, train.size(), c.batch_size, rng);
 
     module.train();
-    ProgressBar bar(order.size(), fmt::format("epoch {}/{}", epoch, c.epochs), "ex");
+    ProgressBar bar(order.size(), fmt::format("epoch {}/{}", epoch, epochs), "ex");
     double loss_sum = 0;
     size_t seen = 0;
     for (size_t start = 0; start < order.size(); start += c.batch_size) {
