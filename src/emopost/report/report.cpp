@@ -319,7 +319,7 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   for (const auto& [id, part, title] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"05-text-training", "text", "The text model's training"}, {"06-face-training", "face", "The face model's training"}}) {
     auto curves = training_curves(r.models_dir / part / "log.jsonl");
-    figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec()});
+    figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec(), /*table=*/true});
   }
 
   // 7, 11, 12 and the extras: each model on the evaluation split, calibrated by fusion.json's temperatures.
@@ -451,7 +451,8 @@ std::string render_html(const std::vector<Figure>& figs, const std::string& titl
         }
       }
       body += "</table>\n";
-    } else if (!f.rows.empty()) {
+    }
+    if (!f.spec.is_null() && !f.rows.empty()) {
       body += fmt::format("<div class=\"chart\" id=\"chart-{}\"></div>\n", f.id);
       if (f.spec.contains("cloud")) {
         charts.push_back({{"id", f.id}, {"cloud", f.spec["cloud"]}, {"rows", f.rows}});

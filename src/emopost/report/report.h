@@ -30,7 +30,7 @@ struct Figure {
   Rows rows = Rows::array();
   std::vector<std::string> notes;  // what was missing or skipped, shown under the figure
   nlohmann::json spec;             // Vega-Lite; the rows are its data
-  bool table = false;              // shown as a table rather than a chart
+  bool table = false;              // shown as a table too (without a spec, as a table only)
 };
 
 nlohmann::json report_defaults();
