@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
@@ -18,6 +19,7 @@
 #include "emopost/train/trainer.h"
 #include "emopost/data/datasets.h"
 #include "emopost/train/face_reading.h"
+#include "emopost/text/words.h"
 #include "support.h"
 
 namespace fs = std::filesystem;
@@ -320,4 +322,26 @@ TEST(Train, FullSizePublishedCheckpointsTrainForAFewSteps) {
   EXPECT_EQ(vit->config().image_size, 224);
   for (auto* dir : {&text.init_from, &text.output_dir, &image.init_from, &image.output_dir})
     fs::remove_all(*dir);
+}
+
+TEST(Train, TextAugmentChangesTrainingReadsOnlyAndDropWordsLeaveEveryText) {
+  auto c = smoke("text");
+  c.text_augment = 1.0;
+  c.drop_words = {"feel", "Feeling"};
+  auto task = make_task(c, {"train"});
+  task->module().eval();  // no dropout: only the texts can make two reads differ
+  torch::NoGradGuard no_grad;
+  const auto& train = task->split("train");
+  for (const auto& t : train.texts)
+    for (const auto& w : text::words_of(t)) EXPECT_TRUE(w != "feel" && w != "feeling") << t;
+  std::vector<size_t> idx(train.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::mt19937 rng(1);
+  const auto plain = task->logits("train", idx, false, rng), again = task->logits("train", idx, false, rng);
+  EXPECT_TRUE(torch::equal(plain, again)) << "reads without augmentation must not change";
+  const auto changed = task->logits("train", idx, true, rng);
+  const auto rows_changed = (changed - plain).abs().amax(1).gt(1e-6).sum().item<int64_t>();
+  EXPECT_GT(rows_changed, int64_t(train.size()) / 2) << "every text is perturbed at text_augment 1";
+  c.text_augment = 1.5;
+  expect_error([&] { TrainConfig::from_json(c.to_json(), "augment.json"); }, "\"text_augment\" must be");
 }

@@ -40,6 +40,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "vocab", vocab, seen, origin);
   take(j, "max_length", c.max_length, seen, origin);
   take(j, "drop_words", c.drop_words, seen, origin);
+  take(j, "text_augment", c.text_augment, seen, origin);
   take(j, "image_channels", c.image_channels, seen, origin);
   take(j, "image_size", c.image_size, seen, origin);
   take(j, "image_mean", c.image_mean, seen, origin);
@@ -91,6 +92,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (!c.face_detector.empty() && c.face_detector != "cnn" && c.face_detector != "lbp")
     fail("\"face_detector\" must be \"\" (faces as they are), \"cnn\" or \"lbp\"");
   if (c.mixup < 0) fail("\"mixup\" must be 0 (off) or positive");
+  if (c.text_augment < 0 || c.text_augment > 1) fail("\"text_augment\" must be a share between 0 and 1");
   if (c.image_channels != 1 && c.image_channels != 3) fail("\"image_channels\" must be 1 or 3");
   if (c.image_size != 0 && c.image_size < 32) fail("\"image_size\" must be 0 (the model's) or at least 32");
   if (c.image_mean.size() != static_cast<size_t>(c.image_channels) ||
@@ -113,6 +115,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"vocab", vocab.string()},
           {"max_length", max_length},
           {"drop_words", drop_words},
+          {"text_augment", text_augment},
           {"image_channels", image_channels},
           {"image_size", image_size},
           {"image_mean", image_mean},

@@ -21,6 +21,7 @@ struct TrainConfig {
   std::filesystem::path vocab = "assets/vocab/bert-base-uncased-vocab.txt";
   int max_length = 64;                // tokens per text, [CLS] and [SEP] included
   std::vector<std::string> drop_words;  // left out of every text (text::drop_words): the report's ablation
+  double text_augment = 0;  // the share of training texts changed by text::perturb each time they are drawn
 
   // Faces: the model's input (grey or RGB, side) and normalisation.
   int image_channels = 1;

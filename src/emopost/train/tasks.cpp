@@ -14,6 +14,7 @@
 #include "emopost/models/checkpoint.h"
 #include "emopost/models/folder.h"
 #include "emopost/models/image_classifier.h"
+#include "emopost/text/perturb.h"
 #include "emopost/text/reading.h"
 #include "emopost/text/words.h"
 #include "emopost/vision/augment.h"
@@ -51,8 +52,12 @@ void limit(std::vector<T>& v, size_t n) {
 // logits are averaged, so the model is trained and measured on the reading it is used with.
 class TextTask : public Task {
  public:
-  TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab, const std::vector<std::string>& drop = {})
-      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)), drop_(drop.begin(), drop.end()) {}
+  TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab, const std::vector<std::string>& drop = {},
+           double augment = 0)
+      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)), augment_(augment) {
+    for (const auto& w : drop)  // as text::words_of reads words: "Feeling" drops "feeling"
+      for (auto& part : text::words_of(w)) drop_.insert(std::move(part));
+  }
 
   void add_split(const std::string& name, std::vector<data::TextExample> examples) {
     auto& s = splits_[name];
@@ -81,13 +86,23 @@ class TextTask : public Task {
     return n;
   }
 
-  torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool,
-                       std::mt19937&) override {
+  torch::Tensor logits(const std::string& split, const std::vector<size_t>& idx, bool augment,
+                       std::mt19937& rng) override {
     const auto& all = inputs_.at(split);
+    const auto& data = splits_.at(split);
     std::vector<const std::vector<int64_t>*> windows;
     std::vector<int64_t> owner;
-    for (size_t r = 0; r < idx.size(); ++r)
-      for (const auto& w : all[idx[r]]) windows.push_back(&w), owner.push_back(int64_t(r));
+    std::vector<text::TextInput> changed(idx.size());  // holds the windows of the texts perturbed here
+    const bool may_change = augment && augment_ > 0;
+    std::bernoulli_distribution change(may_change ? augment_ : 0.0);
+    for (size_t r = 0; r < idx.size(); ++r) {
+      const std::vector<std::vector<int64_t>>* text_windows = &all[idx[r]];
+      if (may_change && change(rng)) {
+        changed[r] = reader_.read(text::perturb(data.texts[idx[r]], data.labels[idx[r]], rng));
+        if (!changed[r].empty()) text_windows = &changed[r].windows;
+      }
+      for (const auto& w : *text_windows) windows.push_back(&w), owner.push_back(int64_t(r));
+    }
     auto batch = reader_.batch(windows);
     auto ids = torch::from_blob(batch.ids.data(), {batch.rows, batch.cols}, torch::kLong);
     auto mask = torch::from_blob(batch.mask.data(), {batch.rows, batch.cols}, torch::kLong);
@@ -113,6 +128,7 @@ class TextTask : public Task {
   text::TextReader reader_;
   fs::path vocab_;
   std::set<std::string> drop_;  // words left out of every text (the report's ablation)
+  double augment_ = 0;          // the share of training texts perturbed when drawn (text::perturb)
   std::map<std::string, std::vector<std::vector<std::vector<int64_t>>>> inputs_;  // windows per example
 };
 
@@ -179,8 +195,8 @@ class ImageTask : public Task {
 std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader reader, const fs::path& vocab,
                                     const fs::path& data_root, const std::string& recipe,
                                     const std::vector<std::string>& splits, size_t n,
-                                    const std::vector<std::string>& drop) {
-  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab, drop);
+                                    const std::vector<std::string>& drop, double augment = 0) {
+  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab, drop, augment);
   for (const auto& s : splits) {
     auto examples = data::read_text_recipe(data_root, recipe, s);
     limit(examples, n);
@@ -218,7 +234,7 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
       throw Error(fmt::format("max_length {} exceeds the model's max_position_embeddings {}",
                               c.max_length, model->config().max_position_embeddings));
     return text_task(model, text::TextReader::from_vocab(c.vocab, size_t(c.max_length)), c.vocab, c.data_root,
-                     c.recipe, splits, c.limit_examples, c.drop_words);
+                     c.recipe, splits, c.limit_examples, c.drop_words, c.text_augment);
   }
   auto model = c.init_from.empty() ? models::ImageClassifier::create(c.model_config, all_labels())
                                     : models::ImageClassifier::load(c.init_from, labels);
