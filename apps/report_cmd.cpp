@@ -71,7 +71,8 @@ void add_report_command(CLI::App& app, Commands& out) {
   s->add_option("--models", o->models, kModelsHelp);
   s->add_option("--out", o->request.out_dir, "Folder to write: index.html, report.json, data/*.json and *.csv, png/, svg/")
       ->capture_default_str();
-  s->add_option("--config", o->config, "JSON file overriding the defaults (splits, stop_words, top_k, bins, limit)")
+  s->add_option("--config", o->config, "JSON file overriding the defaults (splits, stop_words, top_k, bins, limit,\n"
+                                "ablation_words, ablation_steps, ablation_learning_rate, face_detector, ...)")
       ->check(CLI::ExistingFile);
   s->add_option("--limit", o->limit, "Examples per evaluated split (0: all), for a quick report")
       ->check(CLI::NonNegativeNumber);

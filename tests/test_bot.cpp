@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -261,6 +262,23 @@ TEST(BotState, RecordsSurviveReopeningAndKeepNoText) {
   EXPECT_FALSE(s.status(12));
   EXPECT_EQ(s.count(Status::done), 1);
   EXPECT_EQ(s.last_update_id(), 11);
+  fs::remove_all(dir);
+}
+
+TEST(BotState, PruningForgetsOnlyFinishedUpdatesOlderThanTheCutOff) {
+  auto dir = temp_dir("prune");
+  StateStore s(dir / "s.sqlite");
+  s.received({{1, 1, "text"}, {2, 1, "text"}, {3, 2, "photo"}, {4, 2, "sticker"}, {5, 3, "text"}});
+  s.set_status({1}, Status::done, 7);
+  s.set_status({2}, Status::failed, {}, "403 Forbidden");
+  s.set_status({3}, Status::answered, 8);  // its photo reply is still to be sent
+  s.set_status({4}, Status::skipped);      // 5 stays received
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_EQ(s.prune(now - 3600), 0) << "nothing finished an hour ago";
+  EXPECT_EQ(s.prune(now + 1), 3);
+  for (int64_t gone : {1, 2, 4}) EXPECT_FALSE(s.status(gone)) << gone;
+  EXPECT_EQ(s.status(3), Status::answered);
+  EXPECT_EQ(s.status(5), Status::received);
   fs::remove_all(dir);
 }
 

@@ -167,7 +167,15 @@ struct Bot::Impl {
 
   void poll() {
     int failures = 0;
+    auto next_prune = Clock::now();
     while (!stopping) {
+      if (Clock::now() >= next_prune) {
+        const auto before = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch() -
+                                                          opt.keep_finished).count();
+        if (const auto gone = store.prune(before)) spdlog::info("state: forgot {} updates finished over {} h ago", gone,
+                                                                 opt.keep_finished.count());
+        next_prune = Clock::now() + std::chrono::hours(1);
+      }
       int64_t offset;
       bool busy;
       uint64_t seen_completions;

@@ -29,6 +29,9 @@ struct BotOptions {
   std::chrono::milliseconds backoff_base{500}, backoff_cap{30'000};
   FileLimits files;
   bool send_photos = true;  // the photo back, each face boxed and labelled
+  // Finished updates are kept in the state file this long, then forgotten (checked at start and
+  // every hour). Telegram re-sends an unconfirmed update for 24 hours at most.
+  std::chrono::hours keep_finished{48};
 };
 
 class Bot {

@@ -151,4 +151,12 @@ std::optional<int64_t> StateStore::last_update_id() const {
   return sqlite3_column_int64(st.s, 0);
 }
 
+int64_t StateStore::prune(double finished_before) {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "DELETE FROM updates WHERE status IN ('done', 'failed', 'skipped') AND finished_at < ?");
+  sqlite3_bind_double(st.s, 1, finished_before);
+  st.step_done(db_);
+  return sqlite3_changes(db_);
+}
+
 }  // namespace emopost::bot

@@ -54,6 +54,10 @@ class StateStore {
   int64_t count(Status status) const;
   // The highest update id recorded, or nullopt for a new database.
   std::optional<int64_t> last_update_id() const;
+  // Forgets the updates that finished (done, failed or skipped) before `finished_before` (seconds
+  // since the epoch) and returns how many. Telegram keeps an unconfirmed update for 24 hours at
+  // most, so older rows can never be asked about again; they would only grow the file.
+  int64_t prune(double finished_before);
 
  private:
   void exec(const char* sql) const;
