@@ -1,7 +1,7 @@
 // The Telegram bot's throughput and latency against the fake Bot API (tests/fake_bot_api.h) on
 // loopback, with the shipped models:
 //   BM_Bot/text    tweet-length captions, each from its own chat
-//   BM_Bot/photo   the same captions with the 1280x720 group photo (4 faces) of bench_predict,
+//   BM_Bot/photo   the same captions with the 1280x720 group photo (5 faces by the CNN) of bench_predict,
 //                  fetched through getFile, and the photo sent back with its faces boxed
 // Each iteration posts a burst of updates (40: throughput, the latency then includes the wait in
 // the queue; 1: one post at a time, the latency of a post alone) and waits for their replies.
