@@ -20,6 +20,16 @@ namespace emopost::report {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+namespace {
+
+// A model card or a training log can be edited without changing what a model computes: editing
+// them must not throw away the cached evaluations.
+bool shapes_results(const fs::path& file) {
+  return file.extension() != ".md" && file.filename() != "log.jsonl";
+}
+
+}  // namespace
+
 json files_identity(const fs::path& dir) {
   json out = json::array();
   std::error_code ec;
@@ -27,7 +37,7 @@ json files_identity(const fs::path& dir) {
   std::vector<fs::path> files;
   for (fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec), end; !ec && it != end;
        it.increment(ec))
-    if (it->is_regular_file(ec)) files.push_back(it->path());
+    if (it->is_regular_file(ec) && shapes_results(it->path())) files.push_back(it->path());
   std::sort(files.begin(), files.end());
   for (const auto& f : files)
     out.push_back({fs::relative(f, dir, ec).string(), fs::file_size(f, ec),

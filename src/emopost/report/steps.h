@@ -14,7 +14,8 @@
 
 namespace emopost::report {
 
-// What identifies a folder's contents for the cache: each regular file's path, size and time.
+// What identifies a folder's contents for the cache: each regular file's path, size and time, less
+// the model cards (*.md) and training logs, which shape no number of the report.
 nlohmann::json files_identity(const std::filesystem::path& dir);
 
 // `compute()`, or its value kept in `dir` under `key` (whose "step" names it in the log).
