@@ -204,7 +204,7 @@ TEST(ReportFigures, TheAblationDropsWholeWordsInAnyCase) {
 
 TEST(ReportFigures, TemperingIsSoftmaxOfLogitsOverT) {
   // p = softmax(logits); tempered(p, T) must be softmax(logits / T).
-  const std::vector<double> logits = {2.0, 0.5, -1.0};
+  const std::vector<double> logits = {2.0, 0.5, -1.0, 0.0, 1.2, -3.0, 0.3};
   auto softmax = [](std::vector<double> z, double t) {
     double sum = 0;
     for (auto& v : z) sum += v = std::exp(v / t);
@@ -216,6 +216,7 @@ TEST(ReportFigures, TemperingIsSoftmaxOfLogitsOverT) {
     const auto got = tempered({p}, t)[0], want = softmax(logits, t);
     for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << "T " << t;
   }
-  EXPECT_NEAR(tempered({{1.0, 0.0, 0.0}}, 2.0)[0][0], 1.0, 1e-12);  // a zero stays (almost) zero
+  EXPECT_NEAR(tempered({{1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}}, 2.0)[0][0], 1.0, 1e-12);  // a zero stays (almost) zero
   EXPECT_THROW(tempered({p}, 0.0), Error);
+  EXPECT_THROW(tempered({{0.5, 0.5}}, 1.0), Error);  // not one probability per label
 }

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
-#include <limits>
 #include <map>
 #include <numeric>
 
@@ -12,6 +11,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
+#include "emopost/fusion/fusion.h"
 
 namespace emopost::report {
 
@@ -302,12 +302,12 @@ std::vector<std::vector<double>> tempered(const std::vector<std::vector<double>>
   std::vector<std::vector<double>> out;
   out.reserve(probabilities.size());
   for (const auto& p : probabilities) {
-    std::vector<double> q(p.size());
-    double top = -std::numeric_limits<double>::infinity(), sum = 0;
-    for (size_t i = 0; i < p.size(); ++i) top = std::max(top, q[i] = std::log(std::max(p[i], 1e-300)) / temperature);
-    for (auto& v : q) sum += v = std::exp(v - top);
-    for (auto& v : q) v /= sum;
-    out.push_back(std::move(q));
+    if (p.size() != size_t(kNumLabels))
+      throw Error(fmt::format("tempered: {} probabilities where the labels are {}", p.size(), kNumLabels), Errc::invalid_input);
+    fusion::Scores logits;
+    for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::log(std::max(p[i], 1e-300));
+    const auto q = fusion::softmax(logits, temperature);  // as the fusion calibrates
+    out.emplace_back(q.begin(), q.end());
   }
   return out;
 }

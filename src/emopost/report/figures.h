@@ -81,7 +81,8 @@ Rows most_confident_mistakes(const std::vector<int>& truth, const std::vector<in
 Rows reliability(const std::vector<std::vector<double>>& probabilities, const std::vector<int>& truth, int bins = 15);
 
 // Probabilities at temperature T: softmax(log p / T), which is softmax(logits / T) for p = softmax(logits),
-// so that fusion.json's temperatures calibrate the probabilities an evaluation wrote.
+// so that fusion.json's temperatures calibrate the probabilities an evaluation wrote. One row per
+// example, one probability per label (emopost::Error otherwise).
 std::vector<std::vector<double>> tempered(const std::vector<std::vector<double>>& probabilities, double temperature);
 
 }  // namespace emopost::report

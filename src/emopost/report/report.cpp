@@ -92,29 +92,6 @@ std::string empty_labels(const std::vector<size_t>& counts) {
   return out;
 }
 
-// Labels, predictions and probabilities of an evaluation's rows.
-struct Evaluated {
-  std::vector<int> truth, predicted;
-  std::vector<std::vector<double>> probabilities;
-  std::vector<size_t> words;
-  std::vector<std::string> texts, files;
-};
-
-Evaluated evaluated(const json& predictions) {
-  Evaluated e;
-  for (const auto& p : predictions) {
-    e.truth.push_back(*label_id(p["label"].get<std::string>()));
-    e.predicted.push_back(*label_id(p["predicted"].get<std::string>()));
-    e.probabilities.push_back(p["probabilities"].get<std::vector<double>>());
-    if (p.contains("text")) {
-      e.texts.push_back(p["text"].get<std::string>());
-      e.words.push_back(words_of(e.texts.back()).size());
-    }
-    if (p.contains("file")) e.files.push_back(p["file"].get<std::string>());
-  }
-  return e;
-}
-
 // A model's figures on one split: its confusion matrix (counts and shares), per-class table, most
 // confused pairs and reliability diagram. When it cannot be evaluated, each says why.
 struct ModelFigures {

@@ -83,6 +83,21 @@ json cached_evaluation(const std::string& step, const train::EvalRequest& q, con
   return cached(cache_dir, key, [&] { return json(train::run_evaluation(q).predictions); });
 }
 
+Evaluated evaluated(const json& predictions) {
+  Evaluated e;
+  for (const auto& p : predictions) {
+    e.truth.push_back(*label_id(p["label"].get<std::string>()));
+    e.predicted.push_back(*label_id(p["predicted"].get<std::string>()));
+    e.probabilities.push_back(p["probabilities"].get<std::vector<double>>());
+    if (p.contains("text")) {
+      e.texts.push_back(p["text"].get<std::string>());
+      e.words.push_back(text::words_of(e.texts.back()).size());
+    }
+    if (p.contains("file")) e.files.push_back(p["file"].get<std::string>());
+  }
+  return e;
+}
+
 Rows attributed_words(const fs::path& models_dir, const std::vector<std::string>& texts, int k) {
   predict::PredictorOptions po;
   po.models_dir = models_dir;
@@ -110,12 +125,8 @@ Rows attributed_words(const fs::path& models_dir, const std::vector<std::string>
 namespace {
 
 eval::Report scored(const json& predictions) {
-  std::vector<int> truth, predicted;
-  for (const auto& p : predictions) {
-    truth.push_back(*label_id(p.at("label").get<std::string>()));
-    predicted.push_back(*label_id(p.at("predicted").get<std::string>()));
-  }
-  return eval::classification_report(truth, predicted, kNumLabels);
+  const auto e = evaluated(predictions);
+  return eval::classification_report(e.truth, e.predicted, kNumLabels);
 }
 
 // The share of texts holding at least one of the words.
@@ -131,8 +142,9 @@ double share_with(const std::vector<std::string>& texts, const std::set<std::str
 }
 
 // The shipped text model fine-tuned `r.steps` on the training texts (without `words` when given),
-// then tested: its prediction rows. The run's folder goes once it is tested; the rows are cached.
-json fine_tuned(const AblationRequest& r, const std::vector<std::string>& words) {
+// then tested as `test` tests the shipped one: its prediction rows. The run's folder goes once it is
+// tested; the rows are cached.
+json fine_tuned(const AblationRequest& r, const train::EvalRequest& test, const std::vector<std::string>& words) {
   const json key = {{"step", words.empty() ? "ablation: fine-tuning on the full texts" : "ablation: fine-tuning without the words"},
                     {"model", files_identity(r.text_model)}, {"data", files_identity(r.data_root / "text")},
                     {"words", words}, {"steps", r.steps}, {"learning_rate", r.learning_rate}, {"limit", r.limit},
@@ -161,12 +173,8 @@ json fine_tuned(const AblationRequest& r, const std::vector<std::string>& words)
     c.save_dtype = "float32";
     fs::remove_all(c.output_dir);
     train::fit(c, /*resume=*/false);
-    train::EvalRequest q;
-    q.kind = "text";
+    train::EvalRequest q = test;
     q.model_dir = c.output_dir / "best";
-    q.data_root = r.data_root;
-    q.split = r.eval_split;
-    q.limit = r.limit;
     q.drop_words = words;
     json rows = train::run_evaluation(q).predictions;
     fs::remove_all(c.output_dir);
@@ -191,9 +199,9 @@ Ablation run_ablation(const AblationRequest& r) {
   q.split = r.eval_split;
   q.limit = r.limit;
   const json shipped = cached_evaluation("evaluating the text model", q, r.cache_dir);  // figure 7's
+  const json tuned = fine_tuned(r, q, {}), tuned_without = fine_tuned(r, q, words);
   q.drop_words = words;
   const json shipped_without = cached_evaluation("ablation: the shipped text model without the words", q, r.cache_dir);
-  const json tuned = fine_tuned(r, {}), tuned_without = fine_tuned(r, words);
 
   Ablation a;
   const std::string steps = fmt::format("shipped + {} steps", r.steps);

@@ -26,6 +26,16 @@ nlohmann::json cached(const std::filesystem::path& dir, const nlohmann::json& ke
 nlohmann::json cached_evaluation(const std::string& step, const train::EvalRequest& request,
                                  const std::filesystem::path& cache_dir);
 
+// Labels, predictions and probabilities of an evaluation's prediction rows, with each text's words
+// and each face's file where the rows name them.
+struct Evaluated {
+  std::vector<int> truth, predicted;
+  std::vector<std::vector<double>> probabilities;
+  std::vector<size_t> words;
+  std::vector<std::string> texts, files;
+};
+Evaluated evaluated(const nlohmann::json& predictions);
+
 // Figure 8's rows: occlusion over every text, as `predict --explain` computes it, summed per
 // predicted class (top_attributed_words).
 Rows attributed_words(const std::filesystem::path& models_dir, const std::vector<std::string>& texts, int k);

@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include "emopost/core/error.h"
+#include "emopost/text/words.h"
 
 namespace emopost::text {
 
@@ -268,14 +269,7 @@ std::string TextNormalizer::normalize(std::string_view text) const {
   }
   std::string replaced;
   replace_emojis(words, replaced);
-  // Single spaces, none at the ends.
-  std::string out;
-  for (char c : replaced) {
-    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out += c;
-  }
-  if (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+  return squeeze_spaces(replaced);
 }
 
 }  // namespace emopost::text

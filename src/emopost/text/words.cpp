@@ -44,13 +44,16 @@ std::string drop_words(const std::string& text, const std::set<std::string>& dro
     if (!drop.count(lower(word))) kept += word;
     i = end;
   }
-  // Spaces: runs become one, none at the ends.
+  return squeeze_spaces(kept);
+}
+
+std::string squeeze_spaces(const std::string& text) {
   std::string out;
-  for (char c : kept) {
+  for (char c : text) {
     if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
     out += c;
   }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 

@@ -14,4 +14,7 @@ std::vector<std::string> words_of(const std::string& text);
 // between the words stays; spaces left doubled or at the ends by a dropped word are removed.
 std::string drop_words(const std::string& text, const std::set<std::string>& drop);
 
+// Runs of spaces as one, none at the ends (the normaliser's output, and a text with words dropped).
+std::string squeeze_spaces(const std::string& text);
+
 }  // namespace emopost::text
