@@ -28,13 +28,15 @@ Command train_command(CLI::App& app) {
     std::string output_dir;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("train", "Train the text or the face model from a config file");
-  cmd->add_option("kind", o->kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
+  auto* cmd = app.add_subcommand("train", "Train the text or the face model from a config file, or pre-train the text model (mlm)");
+  cmd->add_option("kind", o->kind, "text, image, or mlm (masked-LM pre-training of the text model, which `train text` fine-tunes through init_from)")
+      ->required()->check(CLI::IsMember({"text", "image", "mlm"}));
   cmd->add_option("--config", o->config, "Training config (configs/NAME.json)")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--resume", o->resume, "Continue from OUTPUT_DIR/last (weights, optimizer, epoch)");
   cmd->add_option("--max-steps", o->max_steps, "Stop after N optimizer steps (smoke runs)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--output-dir", o->output_dir, "Override the config's output_dir");
-  cmd->footer("Example:\n  emopost train text --config configs/text-small-e3.json");
+  cmd->footer("Examples:\n  emopost train text --config configs/text-small-e3.json\n"
+              "  emopost train mlm --config configs/text-mlm.json   # then a text config with \"init_from\": \"runs/text-mlm/best\"");
   return {cmd, [o, &app] {
             auto config = train::TrainConfig::load(o->config);
             if (config.task != o->kind)
@@ -43,6 +45,11 @@ Command train_command(CLI::App& app) {
             if (!o->output_dir.empty()) config.output_dir = o->output_dir;
             if (int t = app.get_option("--threads")->as<int>(); t > 0) config.threads = t;
             auto result = train::fit(config, o->resume);
+            if (config.task == "mlm") {
+              spdlog::info("done: best validation masked-LM loss {:.4f} at epoch {}; {:.1f} sequences/s; {:.0f} s",
+                           result.best_val_loss, result.best_epoch, result.train_samples_per_second, result.wall_seconds);
+              return 0;
+            }
             spdlog::info("done: best validation macro-F1 {:.4f} at epoch {}; {:.1f} samples/s; {:.0f} s",
                          result.best_macro_f1, result.best_epoch, result.train_samples_per_second, result.wall_seconds);
             return 0;

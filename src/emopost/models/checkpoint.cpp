@@ -175,9 +175,9 @@ Model load_model(const std::filesystem::path& dir, const LoadOptions& options, L
 }
 
 void save_model(torch::nn::Module& module, const nlohmann::json& config,
-                const std::filesystem::path& dir, torch::ScalarType float_dtype) {
+                const std::filesystem::path& dir, torch::ScalarType float_dtype,
+                std::vector<std::pair<std::string, torch::Tensor>> tensors = {}) {
   std::filesystem::create_directories(dir);
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& p : module.named_parameters()) tensors.emplace_back(p.key(), p.value());
   for (const auto& b : module.named_buffers()) tensors.emplace_back(b.key(), b.value());
   auto json = config;
@@ -212,7 +212,25 @@ void save_pretrained(ResNet& model, const std::filesystem::path& dir, torch::Sca
 
 void save_pretrained(DistilBert& model, const std::filesystem::path& dir,
                      torch::ScalarType float_dtype) {
-  save_model(*model, model->config().to_json(), dir, float_dtype);
+  auto json = model->config().to_json();
+  if (model->head() == DistilBertImpl::Head::classification) return save_model(*model, json, dir, float_dtype);
+  // As transformers publishes DistilBertForMaskedLM: the tied projector weight is written too.
+  json["architectures"] = nlohmann::json::array({"DistilBertForMaskedLM"});
+  const auto& names = distilbert_names();
+  auto words = model->named_parameters()[names.name("word_embeddings") + ".weight"];
+  save_model(*model, json, dir, float_dtype, {{names.name("vocab_projector") + ".weight", words}});
+}
+
+DistilBert load_distilbert_masked_lm(const std::filesystem::path& dir) {
+  auto config = io::DistilBertConfig::from_json(read_json_file(dir / "config.json"));
+  DistilBert model(config, DistilBertImpl::Head::masked_lm);
+  auto file = dir / "model.safetensors";
+  auto tensors = load_tensors(file);
+  const auto projector = distilbert_names().name("vocab_projector") + ".weight";
+  if (!tensors.count(projector)) throw Error(file.string() + ": not a masked-LM checkpoint (no " + projector + ")");
+  load_state(*model, tensors, distilbert_names(), nullptr, config.n_layers, file.string(), false);
+  model->eval();
+  return model;
 }
 
 void save_pretrained(ViT& model, const std::filesystem::path& dir, torch::ScalarType float_dtype) {

@@ -48,6 +48,9 @@ LoadReport load_state(torch::nn::Module& module, const std::map<std::string, tor
 
 DistilBert load_distilbert(const std::filesystem::path& dir, const LoadOptions& options = {},
                            LoadReport* report = nullptr);
+// A DistilBertForMaskedLM folder with its head (pre-training; load_distilbert reads it as a base for
+// a classifier, leaving the head out).
+DistilBert load_distilbert_masked_lm(const std::filesystem::path& dir);
 ViT load_vit(const std::filesystem::path& dir, const LoadOptions& options = {},
              LoadReport* report = nullptr);
 ResNet load_resnet(const std::filesystem::path& dir, const LoadOptions& options = {},

@@ -1,5 +1,6 @@
 #pragma once
-// DistilBertForSequenceClassification with Hugging Face's parameter names.
+// DistilBertForSequenceClassification, or DistilBertForMaskedLM for pre-training, with Hugging Face's
+// parameter names.
 #include <vector>
 
 #include <torch/torch.h>
@@ -16,7 +17,10 @@ struct ClassifierOutput {
 
 class DistilBertImpl : public torch::nn::Module {
  public:
-  explicit DistilBertImpl(io::DistilBertConfig config);
+  // The head on top of the encoder: the classifier (pre_classifier, classifier; needs labels) or the
+  // masked-LM head (vocab_transform, vocab_layer_norm, vocab_projector tied to the word embeddings).
+  enum class Head { classification, masked_lm };
+  explicit DistilBertImpl(io::DistilBertConfig config, Head head = Head::classification);
 
   // input_ids, attention_mask: [B, T] int64.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
@@ -28,7 +32,13 @@ class DistilBertImpl : public torch::nn::Module {
   ClassifierOutput forward_embeddings(const torch::Tensor& word_embeddings,
                                       const torch::Tensor& attention_mask, bool hidden_states);
 
+  // The last layer's hidden states [B, T, D].
+  torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  // Masked-LM head: vocabulary logits [N, vocab] for hidden states [N, D] (the masked positions).
+  torch::Tensor masked_lm_logits(const torch::Tensor& hidden);
+
   const io::DistilBertConfig& config() const { return config_; }
+  Head head() const { return head_; }
   void init_weights();       // all weights, as transformers initialises them
   void init_head_weights();  // the classifier head only
   // Runs the transformer blocks' linears in dynamic int8 from now on (inference; see int8.h).
@@ -37,11 +47,17 @@ class DistilBertImpl : public torch::nn::Module {
   }
 
  private:
+  torch::Tensor encode_embeddings(const torch::Tensor& words, const torch::Tensor& attention_mask,
+                                  std::vector<torch::Tensor>* hidden_states);
   io::DistilBertConfig config_;
+  Head head_;
   torch::nn::Embedding word_embeddings_{nullptr}, position_embeddings_{nullptr};
   torch::nn::LayerNorm embeddings_norm_{nullptr};
   std::vector<TransformerBlock> blocks_;
   torch::nn::Linear pre_classifier_{nullptr}, classifier_{nullptr};
+  torch::nn::Linear vocab_transform_{nullptr};
+  torch::nn::LayerNorm vocab_layer_norm_{nullptr};
+  torch::Tensor vocab_projector_bias_;  // the projector's weight is word_embeddings' (tied)
 };
 TORCH_MODULE(DistilBert);
 

@@ -23,7 +23,9 @@ const ArchitectureNames& distilbert_names() {
                 .fc1 = "ffn.lin1",
                 .fc2 = "ffn.lin2",
                 .norm2 = "output_layer_norm"},
-      .top = {{"pre_classifier", "pre_classifier"}, {"classifier", "classifier"}},
+      .top = {{"pre_classifier", "pre_classifier"}, {"classifier", "classifier"},
+              {"vocab_transform", "vocab_transform"}, {"vocab_layer_norm", "vocab_layer_norm"},
+              {"vocab_projector", "vocab_projector"}},  // the last three: DistilBertForMaskedLM's head
       .head = {"pre_classifier", "classifier"},
       .ignored = {"vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
                   "distilbert.embeddings.position_ids"},

@@ -30,7 +30,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (!j.is_object()) throw Error(origin.string() + ": a training config must be a JSON object");
   TrainConfig c;
   std::set<std::string> seen;
-  std::string output_dir, data_root, init_from, vocab, detector_model, landmarks_model, face_cache;
+  std::string output_dir, data_root, init_from, vocab, detector_model, landmarks_model, face_cache, wordnet;
   take(j, "task", c.task, seen, origin);
   take(j, "output_dir", output_dir, seen, origin);
   take(j, "data_root", data_root, seen, origin);
@@ -41,6 +41,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "max_length", c.max_length, seen, origin);
   take(j, "drop_words", c.drop_words, seen, origin);
   take(j, "text_augment", c.text_augment, seen, origin);
+  take(j, "mask_probability", c.mask_probability, seen, origin);
+  take(j, "mlm_wordnet", wordnet, seen, origin);
   take(j, "image_channels", c.image_channels, seen, origin);
   take(j, "image_size", c.image_size, seen, origin);
   take(j, "image_mean", c.image_mean, seen, origin);
@@ -74,13 +76,17 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   c.output_dir = output_dir;
   if (!data_root.empty()) c.data_root = data_root;
   c.init_from = init_from;
+  c.mlm_wordnet = wordnet;
   if (!vocab.empty()) c.vocab = vocab;
   if (!detector_model.empty()) c.detector_model = detector_model;
   if (!landmarks_model.empty()) c.landmarks_model = landmarks_model;
   if (!face_cache.empty()) c.face_cache = face_cache;
 
   auto fail = [&](const std::string& what) { throw Error(origin.string() + ": " + what); };
-  if (c.task != "text" && c.task != "image") fail("\"task\" must be \"text\" or \"image\"");
+  if (c.task != "text" && c.task != "image" && c.task != "mlm")
+    fail("\"task\" must be \"text\", \"image\" or \"mlm\" (text pre-training)");
+  if (c.mask_probability <= 0 || c.mask_probability >= 1) fail("\"mask_probability\" must be between 0 and 1");
+  if (c.task != "mlm" && !c.mlm_wordnet.empty()) fail("\"mlm_wordnet\" is for \"mlm\" pre-training only");
   if (c.output_dir.empty()) fail("\"output_dir\" is required");
   if (c.init_from.empty() && c.model_config.is_null())
     fail("give \"init_from\" (a checkpoint folder) or \"model_config\" (config.json keys)");
@@ -116,6 +122,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"max_length", max_length},
           {"drop_words", drop_words},
           {"text_augment", text_augment},
+          {"mask_probability", mask_probability},
+          {"mlm_wordnet", mlm_wordnet.string()},
           {"image_channels", image_channels},
           {"image_size", image_size},
           {"image_mean", image_mean},

@@ -10,7 +10,7 @@
 namespace emopost::train {
 
 struct TrainConfig {
-  std::string task;                   // "text" or "image"
+  std::string task;                   // "text", "image" or "mlm" (text pre-training, train/pretrain.h)
   std::filesystem::path output_dir;   // runs/NAME: best/, last/, log.jsonl
   std::filesystem::path data_root = "../shared/data";
   std::string recipe = "all";         // text recipes: "all", "seed"
@@ -21,6 +21,8 @@ struct TrainConfig {
   std::filesystem::path vocab = "assets/vocab/bert-base-uncased-vocab.txt";
   int max_length = 64;                // tokens per text, [CLS] and [SEP] included
   std::vector<std::string> drop_words;  // left out of every text (text::drop_words): the report's ablation
+  double mask_probability = 0.15;      // mlm: the share of tokens the model must guess
+  std::filesystem::path mlm_wordnet;   // mlm: also read WordNet's synsets from here (/usr/share/wordnet)
   double text_augment = 0;  // the share of training texts changed by text::perturb each time they are drawn
 
   // Faces: the model's input (grey or RGB, side) and normalisation.

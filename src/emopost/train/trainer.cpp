@@ -15,6 +15,7 @@
 #include "emopost/core/blas.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/threads.h"
+#include "emopost/train/pretrain.h"
 
 namespace emopost::train {
 
@@ -75,8 +76,6 @@ Evaluation evaluate(Task& task, const std::string& split, int batch_size, bool b
   return ev;
 }
 
-namespace {
-
 // AdamW with the usual exemption of biases and norm weights from weight decay.
 std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& m, const TrainConfig& c) {
   std::vector<torch::Tensor> decay, no_decay;
@@ -99,16 +98,14 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(torch::nn::Module& m, const 
 // A shuffled order in which neighbouring examples have similar cost: within windows of 50 batches
 // examples are sorted by length, then whole batches are shuffled. Padding then costs little, while
 // every batch still mixes sources and labels.
-std::vector<size_t> batch_order(const Task& task, size_t n, size_t batch, std::mt19937& rng) {
+std::vector<size_t> batch_order(const std::function<size_t(size_t)>& cost, size_t n, size_t batch, std::mt19937& rng) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
   const size_t window = batch * 50;
   for (size_t s = 0; s < n; s += window) {
     auto end = order.begin() + std::min(n, s + window);
-    std::stable_sort(order.begin() + s, end, [&](size_t a, size_t b) {
-      return task.cost("train", a) < task.cost("train", b);
-    });
+    std::stable_sort(order.begin() + s, end, [&](size_t a, size_t b) { return cost(a) < cost(b); });
   }
   std::vector<std::vector<size_t>> batches;
   for (size_t s = 0; s < n; s += batch)
@@ -128,6 +125,8 @@ void append_jsonl(const fs::path& file, const nlohmann::json& j) {
   out << j.dump() << "\n";
 }
 
+namespace {
+
 // The table the original study printed after every epoch.
 void print_epoch_row(const nlohmann::json& row, bool header) {
   if (header)
@@ -141,6 +140,7 @@ void print_epoch_row(const nlohmann::json& row, bool header) {
 }  // namespace
 
 FitResult fit(const TrainConfig& c, bool resume) {
+  if (c.task == "mlm") return pretrain(c, resume);
   auto wall_start = std::chrono::steady_clock::now();
   int threads = models::configure_runtime(c.threads);
   spdlog::info("{}; {} threads; bf16 {}", blas_report(), threads, c.bf16 ? "on" : "off");
@@ -189,7 +189,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
     // Seeding per epoch makes a resumed run draw the same batches and dropout as an unbroken one.
     std::mt19937 rng(static_cast<uint32_t>(c.seed * 1000003 + epoch));
     torch::manual_seed(c.seed * 1000003 + epoch);
-    auto order = batch_order(*task, train.size(), c.batch_size, rng);
+    auto order = batch_order([&](size_t i) { return task->cost("train", i); }, train.size(), c.batch_size, rng);
 
     module.train();
     ProgressBar bar(order.size(), fmt::format("epoch {}/{}", epoch, epochs), "ex");
