@@ -105,8 +105,12 @@ TEST(Normalize, HashtagsSplitIntoWords) {
 
 TEST(Normalize, LinksGoAndMentionsBecomeNames) {
   const auto& n = normalizer();
-  EXPECT_EQ(n.normalize("@maria thanks! https://t.co/x1 www.example.com"), "[NAME] thanks!");
+  EXPECT_EQ(n.normalize("thanks @maria! https://t.co/x1 www.example.com"), "thanks [NAME]!");
   EXPECT_EQ(n.normalize("hi @bob_2, ok"), "hi [NAME], ok");
+  // A reply's opening mentions say whom it answers: the text reads as it would without them.
+  EXPECT_EQ(n.normalize("@maria @bob_2: so happy for you"), "so happy for you");
+  EXPECT_EQ(n.normalize("@maria so happy for @bob_2"), "so happy for [NAME]");
+  EXPECT_EQ(n.normalize("@maria @bob"), "[NAME] [NAME]");  // nothing else to read
   EXPECT_EQ(n.normalize("mail me@home"), "mail me@home");  // not a mention
 }
 

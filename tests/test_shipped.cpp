@@ -42,9 +42,10 @@ TEST(Shipped, FaceModelsScoreWellAboveChance) {
 }
 
 // The perturbation suite (tests/data/perturbations, issue 15): the shipped text model keeps its label
-// under changes that keep the meaning. Casing and links are undone by the reading itself, so they must
-// hold exactly; overall the model kept 93.2% when the suite was made (bench/RESULTS.md), and a change
-// that falls below 92% has made the model less robust.
+// under changes that keep the meaning. Casing, links and a reply's opening @mention are undone by the
+// reading itself, so they must hold exactly; overall the model kept 93.2% when the suite was made and
+// 94.4% once opening mentions were dropped (bench/RESULTS.md), and a change that falls below 93% has
+// made the model less robust.
 TEST(Shipped, TextModelKeepsItsLabelUnderMeaningPreservingPerturbations) {
   const auto suite = kRoot / "tests/data/perturbations/suite.jsonl";
   auto out = run_evaluation({.kind = "text", .model_dir = kRoot / "models/text", .data_root = suite, .format = "jsonl"});
@@ -67,6 +68,6 @@ TEST(Shipped, TextModelKeepsItsLabelUnderMeaningPreservingPerturbations) {
   for (const auto& [kind, k] : kept)
     if (kind != "negation") all += k.first, pairs += k.second;
   EXPECT_GT(pairs, 1500);
-  EXPECT_GE(double(all) / pairs, 0.92);
-  for (const char* exact : {"caps", "sentence_case", "link"}) EXPECT_EQ(kept[exact].first, kept[exact].second) << exact;
+  EXPECT_GE(double(all) / pairs, 0.93);
+  for (const char* exact : {"caps", "sentence_case", "link", "mention"}) EXPECT_EQ(kept[exact].first, kept[exact].second) << exact;
 }

@@ -241,7 +241,7 @@ void TextNormalizer::replace_emojis(std::string_view text, std::string& out) con
 std::string TextNormalizer::normalize(std::string_view text) const {
   decode(text);  // validates the whole text before anything is rewritten
   std::string words;
-  size_t i = 0;
+  size_t i = 0, addressed = 0;  // @mentions that open the text, before any other word
   while (i < text.size()) {
     if (std::isspace(static_cast<unsigned char>(text[i]))) { ++i; continue; }
     size_t end = i;
@@ -259,7 +259,13 @@ std::string TextNormalizer::normalize(std::string_view text) const {
     } else if ((tok[0] == '@' || tok[0] == '#') && tok.size() > 1 && is_word_char(tok[1])) {
       size_t w = 1;
       while (w < tok.size() && is_word_char(tok[w])) ++w;
-      // GoEmotions masks names as [NAME], so the model already knows what a mention is.
+      // A reply's opening @mentions say whom it answers, not what it says (Twitter hides them in
+      // replies): they go. Elsewhere a mention is a name, and GoEmotions masks names as [NAME],
+      // so the model already knows what one is.
+      if (tok[0] == '@' && words.empty()) {
+        ++addressed;
+        continue;
+      }
       piece = tok[0] == '@' ? "[NAME]" : split_hashtag(tok.substr(1, w - 1));
       piece += tok.substr(w);
     } else {
@@ -267,6 +273,8 @@ std::string TextNormalizer::normalize(std::string_view text) const {
     }
     words += piece + " ";
   }
+  if (words.empty())  // nothing but mentions: they are all the text says
+    for (size_t k = 0; k < addressed; ++k) words += "[NAME] ";
   std::string replaced;
   replace_emojis(words, replaced);
   return squeeze_spaces(replaced);

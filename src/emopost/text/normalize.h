@@ -1,6 +1,7 @@
 #pragma once
 // Social-media text to the plain English the text model was trained on: emojis and emoticons become
-// their names, hashtags become words, links go and @mentions become [NAME] (GoEmotions' own mask).
+// their names, hashtags become words, links go, the @mentions that open a reply go and other @mentions
+// become [NAME] (GoEmotions' own mask).
 // The bert-base-uncased vocab maps every emoji to [UNK], so without this 😂 and 😡 read the same.
 #include <filesystem>
 #include <string>
