@@ -220,9 +220,16 @@ def main():
                     help="RECIPE=DIR: the emopost model trained on that recipe (all, carer, goemotions)")
     ap.add_argument("--out", default=None, help="also write the figures as JSON here")
     ap.add_argument("--write-suite", action="store_true")
+    ap.add_argument("--suite-only", metavar="DIR", help="score only this emopost model on the perturbation suite "
+                    "(built from validation texts, so fit for choosing between runs) and print it as JSON")
     a = ap.parse_args()
     if a.write_suite:
         write_suite(a.data)
+        return
+    if a.suite_only:
+        rows = [json.loads(l) for l in (SUITE_DIR / "suite.jsonl").read_text(encoding="utf-8").splitlines()]
+        probs = emopost_probs(a.emopost, a.suite_only, rows)
+        print(json.dumps(suite_scores(rows, [max(LABELS, key=p.__getitem__) for p in probs]), indent=2))
         return
     models = dict(m.split("=", 1) for m in a.model)
     result = {"in_domain": {}, "leave_one_out": {}, "perturbations": {}}
