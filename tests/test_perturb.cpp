@@ -57,7 +57,7 @@ TEST(Perturb, EachKindOfChangeIsDrawn) {
     const auto t = text::perturb(base, 3, rng);
     if (t == "FINALLY HOME AFTER A REALLY LONG SHIFT") ++seen["caps"];
     else if (t.find("https://t.co/") != std::string::npos) ++seen["link"];
-    else if (t[0] == '@') ++seen["mention"];
+    else if (t.find(" @") != std::string::npos) ++seen["mention"];
     else if (t.find(" #") != std::string::npos) ++seen["hashtag"];
     else if (t == base + " " + base + " " + base) ++seen["repeated"];
     else if (has_non_ascii(t)) ++seen["emoji"];

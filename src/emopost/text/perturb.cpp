@@ -82,8 +82,8 @@ std::string perturb(const std::string& text, int label, std::mt19937& rng) {
         for (int i = 0; i < 10; ++i) link += kAlnum[std::uniform_int_distribution<int>(0, 61)(rng)];
         return t + link;
       }
-      case 6:
-        return pick(kNames, rng) + " " + t;
+      case 6:  // a name at the end: the reading drops the @mentions that open a reply
+        return t + " " + pick(kNames, rng);
       case 7: {  // two neighbouring letters of a longer word swapped
         const auto w = words(t, 5);
         if (w.empty()) continue;
