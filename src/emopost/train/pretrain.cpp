@@ -187,10 +187,7 @@ FitResult pretrain(const TrainConfig& c, bool resume) {
   int64_t step = 0;
   if (resume) {
     auto state = read_json_file(c.output_dir / "last/trainer_state.json");
-    auto last = models::load_distilbert_masked_lm(c.output_dir / "last");
-    torch::NoGradGuard no_grad;
-    auto from = last->named_parameters();
-    for (auto& p : model->named_parameters()) p.value().copy_(from[p.key()]);
+    copy_state(*model, *models::load_distilbert_masked_lm(c.output_dir / "last"));
     torch::load(*optimizer, (c.output_dir / "last/optimizer.pt").string());
     start_epoch = state.at("epoch").get<int>() + 1;
     step = state.at("global_step").get<int64_t>();

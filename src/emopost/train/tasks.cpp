@@ -30,11 +30,6 @@ const SplitData& Task::split(const std::string& name) const {
   return it->second;
 }
 
-namespace {
-
-std::vector<std::string> all_labels() { return {kLabels.begin(), kLabels.end()}; }
-
-// Parameters and buffers (BatchNorm statistics), for --resume.
 void copy_state(torch::nn::Module& to, const torch::nn::Module& from) {
   torch::NoGradGuard no_grad;
   auto src = from.named_parameters();
@@ -42,6 +37,10 @@ void copy_state(torch::nn::Module& to, const torch::nn::Module& from) {
   auto buffers = from.named_buffers();
   for (auto& b : to.named_buffers()) b.value().copy_(buffers[b.key()]);
 }
+
+namespace {
+
+std::vector<std::string> all_labels() { return {kLabels.begin(), kLabels.end()}; }
 
 template <typename T>
 void limit(std::vector<T>& v, size_t n) {

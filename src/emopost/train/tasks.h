@@ -57,6 +57,9 @@ class Task {
   std::map<std::string, SplitData> splits_;
 };
 
+// Copies parameters and buffers (BatchNorm statistics) of the same names, for --resume.
+void copy_state(torch::nn::Module& to, const torch::nn::Module& from);
+
 // Splits: any of "train", "val", "test". The model comes from config.init_from or model_config.
 std::unique_ptr<Task> make_task(const TrainConfig& config, const std::vector<std::string>& splits);
 
