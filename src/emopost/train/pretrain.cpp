@@ -107,7 +107,7 @@ Batch make_batch(const std::vector<MaskedTokens>& rows, int64_t pad) {
 
 struct MlmLoss {
   torch::Tensor loss;  // mean over the masked tokens
-  int64_t tokens = 0, correct = 0;
+  int64_t tokens = 0, correct = 0;  // correct: counted in evaluation only
 };
 
 MlmLoss mlm_loss(models::DistilBert& model, const Batch& b) {
@@ -122,7 +122,8 @@ MlmLoss mlm_loss(models::DistilBert& model, const Batch& b) {
   }
   auto logits = model->masked_lm_logits(hidden);
   out.loss = torch::nn::functional::cross_entropy(logits, target);
-  out.correct = logits.argmax(1).eq(target).sum().item<int64_t>();
+  // Only validation reports it: a training step need not wait on an argmax over the vocabulary.
+  if (!model->is_training()) out.correct = logits.argmax(1).eq(target).sum().item<int64_t>();
   return out;
 }
 
