@@ -16,6 +16,9 @@ namespace emopost::test {
 
 namespace fs = std::filesystem;
 
+// The repository's root: fixtures, samples and the shipped models are found from it.
+inline const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
+
 inline std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   EXPECT_TRUE(in) << p;

@@ -27,8 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
-
 // JSON strings are UTF-8; "latin1" cases mean their code points below 256 as raw bytes (0xFF).
 std::string bytes_of(const std::string& s, bool latin1) {
   if (!latin1) return s;

@@ -9,21 +9,14 @@
 #include "emopost/bot/bot.h"
 #include "emopost/predict/predictor.h"
 #include "fake_bot_api.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using namespace emopost;
 using json = nlohmann::json;
 
-namespace {
-
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-}  // namespace
+using emopost::test::kRoot;
+using emopost::test::read_bytes;
 
 TEST(BotWithModels, AnswersAPhotoPostAndAnAlbumWithTheShippedModels) {
   predict::PredictorOptions po;

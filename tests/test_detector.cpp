@@ -25,7 +25,6 @@ using namespace emopost::test;
 namespace {
 
 const fs::path kData = fs::path(EMOPOST_TEST_DATA) / "detector";
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 const fs::path kManifest = kData / "tfjs/tiny_face_detector_model-weights_manifest.json";
 
 const models::TinyFaceDetector& detector() {

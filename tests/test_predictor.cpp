@@ -28,7 +28,6 @@ using namespace emopost::predict;
 using namespace emopost::test;
 
 namespace {
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 
 const Predictor& predictor() {
   static const Predictor p([] {

@@ -21,10 +21,9 @@ namespace fs = std::filesystem;
 using namespace emopost;
 using namespace emopost::train;
 using emopost::test::expect_error;
+using emopost::test::kRoot;
 
 namespace {
-
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 
 fs::path temp_dir(const std::string& name) {
   auto dir = fs::temp_directory_path() / ("emopost_pretrain_" + name + "_" + std::to_string(::getpid()));

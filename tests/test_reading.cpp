@@ -19,7 +19,6 @@ using namespace emopost::test;
 
 namespace {
 
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 const fs::path kVocab = kRoot / "assets/vocab/bert-base-uncased-vocab.txt";
 
 const text::TextReader& reader8() {

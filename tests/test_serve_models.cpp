@@ -14,7 +14,6 @@ using namespace emopost::test;
 using nlohmann::json;
 
 namespace {
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 
 class ServeModelsTest : public ::testing::Test {
  protected:

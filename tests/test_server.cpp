@@ -28,7 +28,6 @@ using namespace emopost::test;
 using nlohmann::json;
 
 namespace {
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 
 class ServerTest : public ::testing::Test {
  protected:

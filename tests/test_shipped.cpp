@@ -13,12 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "emopost/train/evaluation.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using emopost::train::run_evaluation;
 
+using emopost::test::kRoot;
+
 namespace {
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 const fs::path kSample = fs::path(EMOPOST_TEST_DATA) / "eval-sample";
 }  // namespace
 

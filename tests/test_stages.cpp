@@ -12,8 +12,6 @@ using namespace emopost::test;
 
 namespace {
 
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
-
 const text::TextReader& reader() {
   static const auto r = text::TextReader::from_vocab(kRoot / "assets/vocab/bert-base-uncased-vocab.txt", 16);
   return r;

@@ -26,10 +26,9 @@ namespace fs = std::filesystem;
 using namespace emopost;
 using namespace emopost::train;
 using emopost::test::expect_error;
+using emopost::test::kRoot;
 
 namespace {
-
-const fs::path kRoot = fs::path(EMOPOST_TEST_DATA).parent_path().parent_path();
 
 TrainConfig smoke(const std::string& name) {
   auto c = TrainConfig::load(kRoot / "configs" / ("smoke-" + name + ".json"));
