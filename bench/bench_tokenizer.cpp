@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "emopost/text/spelling.h"
 #include "emopost/text/tokenizer.h"
 
 namespace {
@@ -119,6 +120,33 @@ void BM_EncodeBatch32(benchmark::State& state) {
   set_rates(state, n_texts, n_tokens);
 }
 BENCHMARK(BM_EncodeBatch32)->Unit(benchmark::kMillisecond);
+
+// Respelling alone (text/spelling.h), every whitespace-separated token of every post, as the
+// normaliser calls it: its cost per post beside the text stage's (bench_predict's caption_only).
+void BM_Respell(benchmark::State& state) {
+  const auto& tok = tokenizer();
+  std::vector<std::string> vocab;
+  for (size_t i = 0; i < tok.vocab_size(); ++i) vocab.push_back(tok.id_to_token(int64_t(i)));
+  const emopost::text::Lexicon known{emopost::text::known_words(vocab), emopost::text::read_word_list()};
+  const auto& all = texts();
+  size_t n_texts = 0, n_changed = 0;
+  for (auto _ : state) {
+    for (const auto& t : all) {
+      for (size_t i = 0; i < t.size();) {
+        const size_t end = std::min(t.find(' ', i), t.size());
+        const std::string_view word(t.data() + i, end - i);
+        auto fixed = emopost::text::respell_token(word, known);
+        n_changed += fixed != word;
+        benchmark::DoNotOptimize(fixed.data());
+        i = end + 1;
+      }
+    }
+    n_texts += all.size();
+  }
+  state.counters["texts/s"] = benchmark::Counter(double(n_texts), benchmark::Counter::kIsRate);
+  state.counters["changed/text"] = double(n_changed) / double(n_texts);
+}
+BENCHMARK(BM_Respell)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

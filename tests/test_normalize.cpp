@@ -63,7 +63,8 @@ const TextNormalizer& normalizer() {
                                                             "assets/vocab/bert-base-uncased-vocab.txt");
     std::vector<std::string> vocab;
     for (size_t i = 0; i < tok.vocab_size(); ++i) vocab.push_back(tok.id_to_token(int64_t(i)));
-    return TextNormalizer::from_cldr(emopost::text::kCldrAnnotationsDir, emopost::text::hashtag_words(vocab));
+    return TextNormalizer::from_cldr(emopost::text::kCldrAnnotationsDir,
+                                     {emopost::text::known_words(vocab), emopost::text::read_word_list()});
   }();
   return n;
 }
@@ -112,6 +113,29 @@ TEST(Normalize, LinksGoAndMentionsBecomeNames) {
   EXPECT_EQ(n.normalize("@maria so happy for @bob_2"), "so happy for [NAME]");
   EXPECT_EQ(n.normalize("@maria @bob"), "[NAME] [NAME]");  // nothing else to read
   EXPECT_EQ(n.normalize("mail me@home"), "mail me@home");  // not a mention
+}
+
+TEST(Normalize, WordsTheVocabLacksAreRespelled) {
+  const auto& n = normalizer();
+  // One edit from a known word: the commonest such word (BERT's vocab lists words by frequency).
+  EXPECT_EQ(n.normalize("i feel anixous and off"), "i feel anxious and off");      // swapped
+  EXPECT_EQ(n.normalize("Cannot dsiagree with this one"), "Cannot disagree with this one");
+  EXPECT_EQ(n.normalize("i feel restles"), "i feel restless");                       // dropped
+  EXPECT_EQ(n.normalize("so disapointed!"), "so disappointed!");                     // punctuation kept
+  EXPECT_EQ(n.normalize("I FEEL ANIXOUS"), "I FEEL anxious");  // the tokenizer lower-cases anyway
+  // Stretched letters cut to two, then to one.
+  EXPECT_EQ(n.normalize("soooo happyyyy"), "so happy");
+  EXPECT_EQ(n.normalize("Sometimessss"), "sometimes");
+  EXPECT_EQ(n.normalize("cooool"), "cool");
+  // Left as written: known words, short words (too many neighbours), words with no known neighbour,
+  // and runs that are parts of contractions, handles, numbers or other scripts.
+  EXPECT_EQ(n.normalize("Happy days"), "Happy days");
+  EXPECT_EQ(n.normalize("tbh idk"), "tbh idk");
+  EXPECT_EQ(n.normalize("hizakieval"), "hizakieval");
+  EXPECT_EQ(n.normalize("didn't couldn’t"), "didn't couldn’t");
+  EXPECT_EQ(n.normalize("abc_defgh 12abcdefg caf\xC3\xA9s"), "abc_defgh 12abcdefg caf\xC3\xA9s");
+  // Hashtags and emoji names are read their own way, not respelled.
+  EXPECT_EQ(n.normalize("#anixous"), n.split_hashtag("anixous"));
 }
 
 TEST(Normalize, WhitespaceAndEmptyText) {
@@ -170,4 +194,41 @@ TEST(Normalize, MalformedCldrXmlIsAClearError) {
   // Truncated in the middle of an element.
   cldr.write("annotations/en.xml", ldml(many_faces()).substr(0, 500));
   expect_error([&] { TextNormalizer::from_cldr(cldr.root(), {}); }, "cannot parse CLDR annotations " + broken.string());
+}
+
+TEST(Spelling, KnownWordsAreTheVocabsWholeWordsWithTheirRanks) {
+  const auto known = emopost::text::known_words({"[PAD]", "the", "##ing", "a", "b", "don't", "Hello", "i", "feel"});
+  const emopost::text::WordRanks want{{"the", 1}, {"a", 3}, {"i", 7}, {"feel", 8}};
+  EXPECT_EQ(known, want);
+}
+
+TEST(Spelling, TheCommonestWordOneEditAwayWins) {
+  using emopost::text::respell;
+  const emopost::text::Lexicon known{{{"scares", 50}, {"scars", 20}, {"sears", 30}, {"so", 5}, {"soo", 9},
+                                      {"likes", 3}},
+                                     {"cringe"}};
+  EXPECT_EQ(respell("scaers", known), "scars");  // a deletion and a swap both reach a word: the commoner
+  EXPECT_EQ(respell("scares", known), "scares");  // known: kept
+  EXPECT_EQ(respell("soooo", known), "so");       // cut to two or one letters: the commoner word
+  EXPECT_EQ(respell("sxyz", known), "sxyz");      // under five letters: no guessing
+  EXPECT_EQ(respell("qwertyuiop", known), "qwertyuiop");
+  EXPECT_EQ(respell("", known), "");
+  EXPECT_EQ(respell("yikes", known), "yikes");    // "likes" is one edit away, but not at the first letter
+  EXPECT_EQ(respell("cringe", known), "cringe");  // in the word list: spelt right
+  EXPECT_EQ(respell(std::string(200, 'a'), known), std::string(200, 'a'));  // not a word: untouched
+}
+
+TEST(Spelling, AWordListDropsApostrophesAndSkipsWhatIsNotPlainEnglish) {
+  const auto file = fs::temp_directory_path() / ("emopost-words-" + std::to_string(::getpid()) + ".txt");
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "Cringe\ndidn't\r\n\xC3\xA9tudes\ne-mail\n\njaded\n";
+  }
+  const auto words = emopost::text::read_word_list(file);
+  EXPECT_EQ(words, (std::unordered_set<std::string>{"cringe", "didnt", "jaded"}));
+  fs::remove(file);
+  expect_error([&] { emopost::text::read_word_list(file); }, "install wamerican");
+  { std::ofstream out(file); out << "\xC3\xA9t\xC3\xA9\n"; }
+  expect_error([&] { emopost::text::read_word_list(file); }, "holds no words");
+  fs::remove(file);
 }

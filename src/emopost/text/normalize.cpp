@@ -129,18 +129,7 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-std::unordered_set<std::string> hashtag_words(const std::vector<std::string>& vocab) {
-  std::unordered_set<std::string> words;
-  for (const auto& t : vocab) {
-    if (t.empty() || !std::all_of(t.begin(), t.end(), [](char c) { return c >= 'a' && c <= 'z'; }))
-      continue;
-    if (t.size() == 1 && t != "a" && t != "i") continue;
-    words.insert(t);
-  }
-  return words;
-}
-
-TextNormalizer TextNormalizer::from_cldr(const fs::path& cldr_dir, std::unordered_set<std::string> words) {
+TextNormalizer TextNormalizer::from_cldr(const fs::path& cldr_dir, Lexicon words) {
   std::unordered_map<std::string, std::string> names;
   read_cldr_names(cldr_dir / "annotations" / "en.xml", names);
   read_cldr_names(cldr_dir / "annotationsDerived" / "en.xml", names);
@@ -150,8 +139,7 @@ TextNormalizer TextNormalizer::from_cldr(const fs::path& cldr_dir, std::unordere
   return TextNormalizer(std::move(names), std::move(words));
 }
 
-TextNormalizer::TextNormalizer(std::unordered_map<std::string, std::string> emoji_names,
-                               std::unordered_set<std::string> words)
+TextNormalizer::TextNormalizer(std::unordered_map<std::string, std::string> emoji_names, Lexicon words)
     : names_(std::move(emoji_names)), words_(std::move(words)) {
   for (const auto& [k, v] : names_) longest_key_ = std::max(longest_key_, k.size());
 }
@@ -172,7 +160,7 @@ std::string TextNormalizer::segment(std::string_view s) const {
     for (size_t len = 1; len <= std::min(end, kMaxWord); ++len) {
       size_t start = end - len;
       if (best[start] == kNone || best[start] + 1 >= best[end]) continue;
-      if (words_.count(std::string(s.substr(start, len)))) best[end] = best[start] + 1, from[end] = int(start);
+      if (words_.vocab.count(std::string(s.substr(start, len)))) best[end] = best[start] + 1, from[end] = int(start);
     }
   if (best[n] == kNone) return std::string(s);
   std::vector<std::string_view> parts;
@@ -205,7 +193,7 @@ std::string TextNormalizer::split_hashtag(std::string_view tag) const {
   std::string out;
   for (const auto& p : pieces) {
     bool digits = std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); });
-    out += (out.empty() ? "" : " ") + (digits || words_.count(p) ? p : segment(p));
+    out += (out.empty() ? "" : " ") + (digits || words_.vocab.count(p) ? p : segment(p));
   }
   return out;
 }
@@ -269,7 +257,7 @@ std::string TextNormalizer::normalize(std::string_view text) const {
       piece = tok[0] == '@' ? "[NAME]" : split_hashtag(tok.substr(1, w - 1));
       piece += tok.substr(w);
     } else {
-      piece = tok;
+      piece = respell_token(tok, words_);
     }
     words += piece + " ";
   }

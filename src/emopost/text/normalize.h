@@ -1,14 +1,15 @@
 #pragma once
 // Social-media text to the plain English the text model was trained on: emojis and emoticons become
 // their names, hashtags become words, links go, the @mentions that open a reply go and other @mentions
-// become [NAME] (GoEmotions' own mask).
+// become [NAME] (GoEmotions' own mask), and words the vocab lacks are respelled (spelling.h).
 // The bert-base-uncased vocab maps every emoji to [UNK], so without this 😂 and 😡 read the same.
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
+
+#include "emopost/text/spelling.h"
 
 namespace emopost::text {
 
@@ -18,13 +19,12 @@ inline const std::filesystem::path kCldrAnnotationsDir = "/usr/share/unicode/cld
 
 class TextNormalizer {
  public:
-  // Reads annotations/en.xml and annotationsDerived/en.xml under `cldr_dir`; `words` are known
-  // lower-case words used to split hashtags written without capitals (#mondaymotivation).
+  // Reads annotations/en.xml and annotationsDerived/en.xml under `cldr_dir`. `words`: the model's
+  // vocab words, which split hashtags written without capitals (#mondaymotivation), and a word
+  // list; together they decide which words are respelled, and into what (spelling.h).
   // Throws emopost::Error when the CLDR files are missing or hold no emoji names.
-  static TextNormalizer from_cldr(const std::filesystem::path& cldr_dir,
-                                  std::unordered_set<std::string> words);
-  TextNormalizer(std::unordered_map<std::string, std::string> emoji_names,
-                 std::unordered_set<std::string> words);
+  static TextNormalizer from_cldr(const std::filesystem::path& cldr_dir, Lexicon words);
+  TextNormalizer(std::unordered_map<std::string, std::string> emoji_names, Lexicon words);
 
   // Throws emopost::Error (code "invalid_utf8") on invalid UTF-8. The result has single spaces and
   // no leading or trailing space; it is empty when nothing readable is left.
@@ -41,12 +41,8 @@ class TextNormalizer {
   void replace_emojis(std::string_view text, std::string& out) const;
 
   std::unordered_map<std::string, std::string> names_;  // UTF-8 sequence -> short name
-  std::unordered_set<std::string> words_;
+  Lexicon words_;
   size_t longest_key_ = 0;  // bytes
 };
-
-// The whole words of a WordPiece vocab (no "##" pieces, no [SPECIAL]s, letters only) for hashtag
-// splitting. Single letters other than "a" and "i" are left out, or every tag would split into them.
-std::unordered_set<std::string> hashtag_words(const std::vector<std::string>& vocab);
 
 }  // namespace emopost::text
