@@ -45,9 +45,10 @@ TEST(Shipped, FaceModelsScoreWellAboveChance) {
 
 // The perturbation suite (tests/data/perturbations, issue 15): the shipped text model keeps its label
 // under changes that keep the meaning. Casing, links and a reply's opening @mention are undone by the
-// reading itself, so they must hold exactly; overall the model kept 93.2% when the suite was made and
-// 94.4% once opening mentions were dropped (bench/RESULTS.md), and a change that falls below 93% has
-// made the model less robust.
+// reading itself, so they must hold exactly; overall the model kept 93.2% when the suite was made,
+// 94.4% once opening mentions were dropped and 96.0% once misspelt words were respelled and windows
+// matched the 64 positions it was trained on (bench/RESULTS.md). The issue's bar is 95%, and so is
+// this floor; typos, undone by respelling, must hold at 95% on their own.
 TEST(Shipped, TextModelKeepsItsLabelUnderMeaningPreservingPerturbations) {
   const auto suite = kRoot / "tests/data/perturbations/suite.jsonl";
   auto out = run_evaluation({.kind = "text", .model_dir = kRoot / "models/text", .data_root = suite, .format = "jsonl"});
@@ -70,6 +71,7 @@ TEST(Shipped, TextModelKeepsItsLabelUnderMeaningPreservingPerturbations) {
   for (const auto& [kind, k] : kept)
     if (kind != "negation") all += k.first, pairs += k.second;
   EXPECT_GT(pairs, 1500);
-  EXPECT_GE(double(all) / pairs, 0.93);
+  EXPECT_GE(double(all) / pairs, 0.95);
+  EXPECT_GE(double(kept["typo"].first) / kept["typo"].second, 0.95);
   for (const char* exact : {"caps", "sentence_case", "link", "mention"}) EXPECT_EQ(kept[exact].first, kept[exact].second) << exact;
 }
