@@ -127,6 +127,7 @@ TEST(Normalize, WordsTheVocabLacksAreRespelled) {
   EXPECT_EQ(n.normalize("soooo happyyyy"), "so happy");
   EXPECT_EQ(n.normalize("Sometimessss"), "sometimes");
   EXPECT_EQ(n.normalize("cooool"), "cool");
+  EXPECT_EQ(n.normalize("nooooooooooooooooooooooooooooooo"), "no");  // however long the stretch
   // Left as written: known words, short words (too many neighbours), words with no known neighbour,
   // and runs that are parts of contractions, handles, numbers or other scripts.
   EXPECT_EQ(n.normalize("Happy days"), "Happy days");
@@ -215,7 +216,10 @@ TEST(Spelling, TheCommonestWordOneEditAwayWins) {
   EXPECT_EQ(respell("", known), "");
   EXPECT_EQ(respell("yikes", known), "yikes");    // "likes" is one edit away, but not at the first letter
   EXPECT_EQ(respell("cringe", known), "cringe");  // in the word list: spelt right
-  EXPECT_EQ(respell(std::string(200, 'a'), known), std::string(200, 'a'));  // not a word: untouched
+  std::string long_run;
+  for (int i = 0; i < 20; ++i) long_run += "scaersqxyz";
+  EXPECT_EQ(respell(long_run, known), long_run);                 // past 24 letters: not a mistyped word
+  EXPECT_EQ(respell(std::string(200, 'o'), known), std::string(200, 'o'));  // no known word in it
 }
 
 TEST(Spelling, AWordListDropsApostrophesAndSkipsWhatIsNotPlainEnglish) {

@@ -14,7 +14,7 @@ namespace emopost::text {
 namespace {
 
 constexpr size_t kMinEditLength = 5;
-constexpr size_t kMaxLength = 24;  // longer runs are not words (and would cost many lookups)
+constexpr size_t kMaxLength = 24;  // longer runs are not mistyped words (and would cost many lookups)
 
 bool ascii_letter(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
@@ -64,7 +64,7 @@ std::unordered_set<std::string> read_word_list(const std::filesystem::path& file
 
 std::string respell(std::string_view word, const Lexicon& known) {
   std::string w(word);
-  if (w.size() > kMaxLength || known.vocab.count(w) || known.words.count(w)) return w;
+  if (known.vocab.count(w) || known.words.count(w)) return w;
   int best_rank = std::numeric_limits<int>::max();
   std::string best = w, c;
   auto consider = [&] {
@@ -76,7 +76,7 @@ std::string respell(std::string_view word, const Lexicon& known) {
     c = squeeze_repeats(w, 1), consider();
     if (best != w) return best;
   }
-  if (w.size() < kMinEditLength) return w;
+  if (w.size() < kMinEditLength || w.size() > kMaxLength) return w;
   for (size_t i = 1; i < w.size(); ++i) {
     c = w, c.erase(i, 1), consider();
     if (i + 1 < w.size()) c = w, std::swap(c[i], c[i + 1]), consider();
