@@ -124,10 +124,8 @@ BENCHMARK(BM_EncodeBatch32)->Unit(benchmark::kMillisecond);
 // Respelling alone (text/spelling.h), every whitespace-separated token of every post, as the
 // normaliser calls it: its cost per post beside the text stage's (bench_predict's caption_only).
 void BM_Respell(benchmark::State& state) {
-  const auto& tok = tokenizer();
-  std::vector<std::string> vocab;
-  for (size_t i = 0; i < tok.vocab_size(); ++i) vocab.push_back(tok.id_to_token(int64_t(i)));
-  const emopost::text::Lexicon known{emopost::text::known_words(vocab), emopost::text::read_word_list()};
+  const emopost::text::Lexicon known{emopost::text::known_words(tokenizer().tokens()),
+                                     emopost::text::read_word_list()};
   const auto& all = texts();
   size_t n_texts = 0, n_changed = 0;
   for (auto _ : state) {

@@ -61,10 +61,8 @@ const TextNormalizer& normalizer() {
   static const TextNormalizer n = [] {
     auto tok = emopost::text::WordPieceTokenizer::from_file(fs::path(EMOPOST_TEST_DATA).parent_path().parent_path() /
                                                             "assets/vocab/bert-base-uncased-vocab.txt");
-    std::vector<std::string> vocab;
-    for (size_t i = 0; i < tok.vocab_size(); ++i) vocab.push_back(tok.id_to_token(int64_t(i)));
     return TextNormalizer::from_cldr(emopost::text::kCldrAnnotationsDir,
-                                     {emopost::text::known_words(vocab), emopost::text::read_word_list()});
+                                     {emopost::text::known_words(tok.tokens()), emopost::text::read_word_list()});
   }();
   return n;
 }

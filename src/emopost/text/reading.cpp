@@ -22,10 +22,7 @@ TextReader::TextReader(WordPieceTokenizer tokenizer, TextNormalizer normalizer, 
 TextReader TextReader::from_vocab(const std::filesystem::path& vocab_txt, size_t max_length,
                                   const std::filesystem::path& cldr_dir, size_t max_windows) {
   auto tokenizer = WordPieceTokenizer::from_file(vocab_txt);
-  std::vector<std::string> vocab;
-  vocab.reserve(tokenizer.vocab_size());
-  for (size_t i = 0; i < tokenizer.vocab_size(); ++i) vocab.push_back(tokenizer.id_to_token(int64_t(i)));
-  auto normalizer = TextNormalizer::from_cldr(cldr_dir, Lexicon{known_words(vocab), read_word_list()});
+  auto normalizer = TextNormalizer::from_cldr(cldr_dir, Lexicon{known_words(tokenizer.tokens()), read_word_list()});
   return TextReader(std::move(tokenizer), std::move(normalizer), max_length, max_windows);
 }
 

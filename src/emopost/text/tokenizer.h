@@ -39,6 +39,7 @@ class WordPieceTokenizer {
   int64_t token_to_id(std::string_view token) const;  // unk_id() when absent
   const std::string& id_to_token(int64_t id) const;
   size_t vocab_size() const { return vocab_.size(); }
+  const std::vector<std::string>& tokens() const { return vocab_; }  // by id
   int64_t pad_id() const { return pad_id_; }
   int64_t unk_id() const { return unk_id_; }
   int64_t cls_id() const { return cls_id_; }
