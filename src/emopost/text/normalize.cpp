@@ -121,12 +121,6 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 TextNormalizer TextNormalizer::from_cldr(const fs::path& cldr_dir, Lexicon words) {

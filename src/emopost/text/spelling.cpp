@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "emopost/core/error.h"
+#include "emopost/text/words.h"
 
 namespace emopost::text {
 
@@ -102,10 +103,9 @@ std::string respell_token(std::string_view token, const Lexicon& known) {
     const bool alone = (i == 0 || !blocks(token[i - 1])) && (end == token.size() || !blocks(token[end]));
     std::string run(token.substr(i, end - i));
     if (alone) {
-      std::string lower = run;
-      for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-      std::string fixed = respell(lower, known);
-      if (fixed != lower) run = std::move(fixed);  // known words keep their capitals
+      const std::string lowered = lower(run);
+      std::string fixed = respell(lowered, known);
+      if (fixed != lowered) run = std::move(fixed);  // known words keep their capitals
     }
     out += run;
     i = end;

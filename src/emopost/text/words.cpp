@@ -8,12 +8,13 @@ namespace {
 
 bool word_byte(unsigned char c) { return std::isalnum(c) || c == '\''; }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 std::vector<std::string> words_of(const std::string& text) {
   std::vector<std::string> out;

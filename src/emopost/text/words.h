@@ -3,9 +3,13 @@
 // text model without some words. One definition, so that the words dropped are the words counted.
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace emopost::text {
+
+// ASCII letters lower-cased; other bytes as they are.
+std::string lower(std::string_view s);
 
 // Lower-cased words of a text: runs of letters, digits and apostrophes (ASCII; other bytes split).
 std::vector<std::string> words_of(const std::string& text);
