@@ -21,7 +21,7 @@ struct Options {
   std::string text;
   fs::path image, input, output, image_root;
   size_t max_image_bytes = 50u << 20;
-  bool json = false, explain = false, int8 = false;
+  bool json = false, explain = false, int8 = false, no_ngrams = false;
   int batch_size = 32;
   double margin = -1;  // < 0: the predictor's default
   vision::DetectorOptions detector;
@@ -66,6 +66,7 @@ int run(const Options& c) {
   auto options = predictor_options(c.models);
   options.batch_size = c.batch_size;
   options.int8 = c.int8;
+  options.text_ngrams = !c.no_ngrams;
   if (c.margin >= 0) options.face_margin = c.margin;
   options.detector = c.detector;
   predict::Predictor predictor(options);
@@ -119,6 +120,8 @@ void add_predict_command(CLI::App& app, Commands& out) {
   cmd->add_flag("--json", o->json, "Print JSON instead of a table");
   cmd->add_flag("--explain", o->explain, "Score each caption word by occlusion");
   cmd->add_flag("--int8", o->int8, "Run the transformer linears in dynamic int8 (faster, batch-dependent)");
+  cmd->add_flag("--no-ngrams", o->no_ngrams, "Read captions with the transformer alone, without the text model's\n"
+                "n-gram expert (models/text/ngrams), to compare");
   add_detector_options(cmd, o->detector);
   cmd->footer(
       "Examples:\n"

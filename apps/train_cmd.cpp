@@ -10,6 +10,7 @@
 #include "emopost/core/json.h"
 #include "emopost/core/paths.h"
 #include "emopost/train/evaluation.h"
+#include "emopost/train/ngram_training.h"
 #include "emopost/train/trainer.h"
 #include "emopost/train/tune.h"
 
@@ -148,12 +149,38 @@ Command tune_command(CLI::App& app) {
           }};
 }
 
+Command train_ngrams_command(CLI::App& app) {
+  auto r = std::make_shared<train::NgramFitRequest>();
+  auto* cmd = app.add_subcommand(
+      "train-ngrams", "Fit the bag-of-n-grams expert beside a trained text model (TF-IDF + logistic regression,\n"
+                      "fused log-linearly with it, weights fitted on validation) into MODEL/ngrams");
+  cmd->add_option("--model", r->model_dir, "The text model folder the expert joins")->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", r->out_dir, "Write the expert here instead of MODEL/ngrams");
+  cmd->add_option("--data", r->data_root, "Data root holding text/")->capture_default_str();
+  cmd->add_option("--recipe", r->recipe, "Text recipe the model was trained on: all, seed, carer or goemotions")
+      ->capture_default_str();
+  cmd->add_option("--min-df", r->min_df, "Leave out n-grams found in fewer training texts")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--C", r->inverse_l2, "Inverse L2 strengths tried (chosen on validation macro-F1)")
+      ->capture_default_str()->delimiter(',');
+  cmd->add_option("--limit", r->limit_examples, "Use only the first N texts of each split (smoke runs)");
+  cmd->footer("Run it after `tune`: the offsets tuned on the transformer alone are kept, and a later `tune`\n"
+              "of the folder fits them on the fused verdict.\n"
+              "Example:\n  emopost train-ngrams --model models/text");
+  return {cmd, [r] {
+            std::cout << train::fit_ngram_expert(*r).dump(2) << "\n";
+            return 0;
+          }};
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& app, Commands& out) {
   out.push_back(train_command(app));
   out.push_back(eval_command(app));
   out.push_back(tune_command(app));
+  out.push_back(train_ngrams_command(app));
 }
 
 }  // namespace emopost::app

@@ -7,6 +7,7 @@
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 //   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
 //   *_serial                the text model before the picture, not beside its decoding
+//   *_no_ngrams             the transformer alone, without the text model's n-gram expert
 //   BM_Detect/lbp, /cnn     face detection alone on the decoded 1280x720 photo: the LBP cascade
 //                           against the CNN detector (models/detector)
 // Counters: p50/p95 of the whole post and of each stage (ms), posts/s for the batch.
@@ -41,7 +42,7 @@ const char* kCaption = "Finally saw my best friends after two years apart!!! ðŸ˜
 
 // The default configuration (fp32), int8 linears, faces read once (no mirror image), and the stages
 // one after another, side by side in one run.
-enum class Variant { kDefault, kInt8, kNoMirror, kSerial };
+enum class Variant { kDefault, kInt8, kNoMirror, kSerial, kNoNgrams };
 
 const predict::Predictor& predictor(Variant v = Variant::kDefault) {
   auto make = [](Variant v) {
@@ -52,11 +53,18 @@ const predict::Predictor& predictor(Variant v = Variant::kDefault) {
     o.int8 = v == Variant::kInt8;
     o.face_mirror = v != Variant::kNoMirror;
     o.text_beside_decode = v != Variant::kSerial;
+    o.text_ngrams = v != Variant::kNoNgrams;
     return o;
   };
   static const predict::Predictor quantized(make(Variant::kInt8)), plain(make(Variant::kDefault)),
-      once(make(Variant::kNoMirror)), serial(make(Variant::kSerial));
-  return v == Variant::kInt8 ? quantized : v == Variant::kNoMirror ? once : v == Variant::kSerial ? serial : plain;
+      once(make(Variant::kNoMirror)), serial(make(Variant::kSerial)), words_alone(make(Variant::kNoNgrams));
+  switch (v) {
+    case Variant::kInt8: return quantized;
+    case Variant::kNoMirror: return once;
+    case Variant::kSerial: return serial;
+    case Variant::kNoNgrams: return words_alone;
+    default: return plain;
+  }
 }
 
 using bench::percentile;
@@ -84,6 +92,7 @@ void BM_Post(benchmark::State& state, bool with_photo, Variant variant) {
 }
 BENCHMARK_CAPTURE(BM_Post, photo_caption, true, Variant::kDefault)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, caption_only, false, Variant::kDefault)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, caption_only_no_ngrams, false, Variant::kNoNgrams)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_no_mirror, true, Variant::kNoMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 
+#include "emopost/core/files.h"
 #include "emopost/core/json.h"
 #include "emopost/models/folder.h"
 #include "emopost/predict/predictor.h"
@@ -44,11 +45,11 @@ fs::path scratch(const std::string& what) {
   return dir;
 }
 
-// models/text with its config files editable and its weights linked.
+// models/text with its config files editable and its weights (and n-gram expert) linked.
 fs::path text_model_copy(const std::string& what) {
   auto dir = scratch(what);
   for (const auto& f : fs::directory_iterator(kRoot / "models/text"))
-    if (f.path().filename() == "model.safetensors") fs::create_symlink(f.path(), dir / f.path().filename());
+    if (f.path().filename() == "model.safetensors" || f.is_directory()) fs::create_symlink(f.path(), dir / f.path().filename());
     else fs::copy_file(f.path(), dir / f.path().filename());
   return dir;
 }
@@ -204,4 +205,16 @@ TEST(ModelFolder, MissingPartsAreNamed) {
   expect_error_code([&] { models::load_text_folder(dir); }, "bad_model", "vocab.txt");
   expect_error_code([] { models::load_text_folder("/nonexistent/emopost"); }, "bad_model",
                     "no text model at /nonexistent/emopost");
+}
+
+// The shipped folder carries its n-gram expert; a cut-off expert fails the folder as bad_model.
+TEST(ModelFolder, TheNgramExpertIsLoadedAndACorruptOneIsBadModel) {
+  auto dir = text_model_copy("ngrams");
+  ASSERT_TRUE(models::load_text_folder(dir).expert.has_value());
+  fs::remove(dir / "ngrams");
+  fs::create_directories(dir / "ngrams");
+  for (auto f : {"config.json", "ngrams.txt"}) fs::copy_file(kRoot / "models/text/ngrams" / f, dir / "ngrams" / f);
+  const auto weights = read_file(kRoot / "models/text/ngrams/model.safetensors");
+  std::ofstream(dir / "ngrams/model.safetensors", std::ios::binary) << weights.substr(0, weights.size() - 1000);
+  expect_error_code([&] { models::load_text_folder(dir); }, "bad_model", "ngrams/model.safetensors");
 }

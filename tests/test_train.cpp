@@ -9,16 +9,21 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <set>
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
 #include "emopost/models/checkpoint.h"
 #include "emopost/eval/offsets.h"
 #include "emopost/train/tune.h"
+#include "emopost/train/ngram_training.h"
 #include "emopost/train/evaluation.h"
 #include "emopost/train/trainer.h"
 #include "emopost/data/datasets.h"
 #include "emopost/train/face_reading.h"
+#include "emopost/models/distilbert.h"
+#include "emopost/models/folder.h"
+#include "emopost/text/reading.h"
 #include "emopost/text/words.h"
 #include "support.h"
 
@@ -345,4 +350,96 @@ TEST(Train, TextAugmentChangesTrainingReadsOnlyAndDropWordsLeaveEveryText) {
   EXPECT_GT(rows_changed, int64_t(train.size()) / 3) << "every text is perturbed at text_augment 1";
   c.text_augment = 1.5;
   expect_error([&] { TrainConfig::from_json(c.to_json(), "augment.json"); }, "\"text_augment\" must be");
+}
+
+// Word dropout reads some word pieces as [UNK] in training reads only; after an epoch, a model from
+// scratch gives [UNK]'s row to every word piece no training batch showed, and keeps the others.
+TEST(Train, WordDropoutTrainsUnkAndUntrainedRowsTakeIt) {
+  auto c = smoke("text");
+  c.word_dropout = 0.3;
+  auto task = make_task(c, {"train"});
+  task->module().eval();
+  const auto& train = task->split("train");
+  std::vector<size_t> idx(train.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::mt19937 rng(1);
+  auto& model = dynamic_cast<models::DistilBertImpl&>(task->module());
+  const auto before = model.word_embeddings_weight().clone();
+  {
+    torch::NoGradGuard no_grad;
+    const auto plain = task->logits("train", idx, false, rng);
+    EXPECT_TRUE(torch::equal(plain, task->logits("train", idx, false, rng)));
+    const auto dropped = task->logits("train", idx, true, rng);
+    EXPECT_GT((dropped - plain).abs().amax(1).gt(1e-6).sum().item<int64_t>(), int64_t(train.size()) / 2);
+  }
+  task->end_epoch();
+  const auto after = model.word_embeddings_weight();
+  const auto reader = text::TextReader::from_vocab(c.vocab, size_t(c.max_length));
+  const auto& tok = reader.tokenizer();
+  std::set<int64_t> shown{tok.cls_id(), tok.sep_id(), tok.pad_id(), tok.unk_id()};
+  for (const auto& t : train.texts)
+    for (const auto& w : reader.read(t).windows) shown.insert(w.begin(), w.end());
+  ASSERT_GT(shown.size(), 20u);
+  const auto unk = after[tok.unk_id()];
+  int64_t tied = 0;
+  for (int64_t id = 0; id < after.size(0); ++id) {
+    if (shown.count(id)) {
+      EXPECT_TRUE(torch::equal(after[id], before[id])) << "a row training used is kept: " << tok.id_to_token(id);
+    } else {
+      tied += torch::equal(after[id], unk);
+    }
+  }
+  EXPECT_EQ(tied, after.size(0) - int64_t(shown.size()));
+  EXPECT_FALSE(torch::equal(unk, before[tok.token_to_id("zebra")]));
+
+  c.word_dropout = 1.0;
+  expect_error([&] { TrainConfig::from_json(c.to_json(), "dropout.json"); }, "\"word_dropout\" must be");
+}
+
+// Without word dropout, [UNK] is as untrained as the rows it would replace: they are left alone.
+TEST(Train, WithoutWordDropoutNoRowIsTied) {
+  auto c = smoke("text");
+  auto task = make_task(c, {"train"});
+  auto& model = dynamic_cast<models::DistilBertImpl&>(task->module());
+  const auto before = model.word_embeddings_weight().clone();
+  std::vector<size_t> idx(task->split("train").size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::mt19937 rng(1);
+  {
+    torch::NoGradGuard no_grad;
+    task->logits("train", idx, true, rng);
+  }
+  task->end_epoch();
+  EXPECT_TRUE(torch::equal(model.word_embeddings_weight(), before));
+}
+
+// `emopost train-ngrams`: the expert is fitted beside a trained model, written into its folder with
+// the fusion weights chosen on validation, and from then on the folder's evaluation (and `predict`)
+// reads the fused verdict; `tune` keeps the expert in its copy.
+TEST(Train, NgramExpertJoinsTheFolderAndItsVerdict) {
+  auto c = smoke("text");
+  c.epochs = 1;
+  fit(c, false);
+  const auto model = c.output_dir / "best";
+  const auto alone = run_evaluation({.kind = "text", .model_dir = model, .data_root = c.data_root, .split = "val"});
+  auto info = fit_ngram_expert({.model_dir = model, .data_root = c.data_root, .min_df = 1, .max_iter = 50});
+  for (auto f : {"config.json", "ngrams.txt", "model.safetensors"}) EXPECT_TRUE(fs::exists(model / "ngrams" / f)) << f;
+  EXPECT_GT(info["fitted_on"]["train_texts"].get<int>(), 0);
+  EXPECT_EQ(info["tried"].size(), 6u);  // C 1, 4, 16, with and without balanced class weights
+  const auto& v = info["validation"];
+  EXPECT_LE(v["fused"]["log_loss"].get<double>(), v["transformer"]["log_loss"].get<double>() + 1e-12)
+      << "the weights are chosen on validation log-loss, and (1, 0) is among them";
+  const auto folder = models::load_text_folder(model);
+  ASSERT_TRUE(folder.expert.has_value());
+  const auto fused = run_evaluation({.kind = "text", .model_dir = model, .data_root = c.data_root, .split = "val"});
+  if (folder.expert->expert_weight() > 0 || folder.expert->model_weight() != 1.0)
+    EXPECT_NE(fused.predictions[0]["probabilities"], alone.predictions[0]["probabilities"]);
+  EXPECT_NEAR(fused.json["loss"].get<double>(), v["fused"]["log_loss"].get<double>(), 1e-3)
+      << "evaluation reads the folder as the fit scored it";
+  EXPECT_NEAR(alone.json["loss"].get<double>(), v["transformer"]["log_loss"].get<double>(), 1e-3);
+
+  const auto tuned = c.output_dir / "tuned";
+  tune_decision_offsets({.kind = "text", .model_dir = model, .out_dir = tuned, .data_root = c.data_root});
+  EXPECT_TRUE(fs::exists(tuned / "ngrams/ngrams.txt"));
+  fs::remove_all(c.output_dir);
 }

@@ -38,6 +38,7 @@ class DistilBertImpl : public torch::nn::Module {
   torch::Tensor masked_lm_logits(const torch::Tensor& hidden);
 
   const io::DistilBertConfig& config() const { return config_; }
+  torch::Tensor word_embeddings_weight() const { return word_embeddings_->weight; }
   Head head() const { return head_; }
   void init_weights();       // all weights, as transformers initialises them
   void init_head_weights();  // the classifier head only

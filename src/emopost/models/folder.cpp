@@ -103,7 +103,9 @@ TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) 
       throw Error(fmt::format("vocab.txt has {} tokens, more than the model's vocab_size {}", reader.tokenizer().vocab_size(),
                               model->config().vocab_size),
                   Errc::bad_model);
-    return TextModelFolder{dir, model, std::move(reader), std::move(config), read_card(dir)};
+    std::optional<NgramExpert> expert;
+    if (fs::exists(dir / kNgramFolder)) expert.emplace(NgramExpert::load(dir / kNgramFolder));
+    return TextModelFolder{dir, model, std::move(reader), std::move(config), read_card(dir), std::move(expert)};
   });
 }
 

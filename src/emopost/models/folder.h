@@ -4,12 +4,14 @@
 // product (the 7 labels, in order; window and image sizes) so that a wrong folder is a clear
 // `bad_model` error rather than a silent mislabelling.
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "emopost/models/checkpoint.h"
 #include "emopost/models/image_classifier.h"
+#include "emopost/models/ngram_expert.h"
 #include "emopost/text/reading.h"
 #include "emopost/vision/preprocess.h"
 
@@ -21,6 +23,7 @@ struct TextModelFolder {
   text::TextReader reader;  // vocab.txt, with tokenizer_config.json's model_max_length
   nlohmann::json config;    // config.json as written
   std::string card;         // README.md, or "" when absent
+  std::optional<NgramExpert> expert;  // ngrams/, when the folder has one: fused with the model
 };
 
 struct FaceModelFolder {

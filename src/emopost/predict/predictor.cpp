@@ -73,6 +73,8 @@ struct Predictor::Impl {
         for (int c = 0; c < kNumLabels; ++c) out[t][c] += l[c] / double(inputs[t]->windows.size());
       }
     }
+    if (text->expert)  // the n-gram expert's verdict, fused in (models/ngram_expert.h)
+      for (size_t t = 0; t < inputs.size(); ++t) out[t] = text->expert->fuse(out[t], inputs[t]->normalized);
     return out;
   }
 
@@ -106,6 +108,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
     return given.empty() ? m.opt.models_dir / part : given;
   };
   m.text = models::load_text_folder(or_default(m.opt.text_model, "text"), m.opt.cldr_dir);
+  if (!m.opt.text_ngrams) m.text->expert.reset();
   m.face = models::load_face_folder(or_default(m.opt.face_model, "face"));
   m.text->model->eval();
   m.face->model.module().eval();
@@ -135,7 +138,11 @@ const PredictorOptions& Predictor::options() const { return impl_->opt; }
 nlohmann::json Predictor::info() const {
   const auto& m = *impl_;
   return {{"labels", std::vector<std::string>(kLabels.begin(), kLabels.end())},
-          {"text", {{"path", m.text->dir.string()}, {"config", m.text->config}, {"card", m.text->card}}},
+          {"text", {{"path", m.text->dir.string()}, {"config", m.text->config}, {"card", m.text->card},
+                    {"ngrams", m.text->expert ? nlohmann::json{{"model_weight", m.text->expert->model_weight()},
+                                                               {"expert_weight", m.text->expert->expert_weight()},
+                                                               {"num_features", m.text->expert->num_features()}}
+                                              : nlohmann::json(nullptr)}}},
           {"face", {{"path", m.face->dir.string()}, {"config", m.face->config},
                     {"mirror_average", m.opt.face_mirror}, {"card", m.face->card}}},
           {"fusion", m.fusion.to_json()}};

@@ -56,6 +56,9 @@ struct PredictorOptions {
   // Run the text model on a thread of its own (one torch thread) while pictures are decoded, rather
   // than before them: 31.8 -> 29 ms a post on 2 cores (bench/RESULTS.md). Off only to compare.
   bool text_beside_decode = true;
+  // Fuse the text model's folder's n-gram expert (ngrams/, models/ngram_expert.h) into its verdict,
+  // when it has one. Off only to compare.
+  bool text_ngrams = true;
 };
 
 class Predictor : public PostReader {

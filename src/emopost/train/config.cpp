@@ -41,6 +41,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "max_length", c.max_length, seen, origin);
   take(j, "drop_words", c.drop_words, seen, origin);
   take(j, "text_augment", c.text_augment, seen, origin);
+  take(j, "word_dropout", c.word_dropout, seen, origin);
   take(j, "mask_probability", c.mask_probability, seen, origin);
   take(j, "mlm_wordnet", wordnet, seen, origin);
   take(j, "image_channels", c.image_channels, seen, origin);
@@ -99,6 +100,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
     fail("\"face_detector\" must be \"\" (faces as they are), \"cnn\" or \"lbp\"");
   if (c.mixup < 0) fail("\"mixup\" must be 0 (off) or positive");
   if (c.text_augment < 0 || c.text_augment > 1) fail("\"text_augment\" must be a share between 0 and 1");
+  if (c.word_dropout < 0 || c.word_dropout >= 1) fail("\"word_dropout\" must be a share from 0 up to (not) 1");
   if (c.image_channels != 1 && c.image_channels != 3) fail("\"image_channels\" must be 1 or 3");
   if (c.image_size != 0 && c.image_size < 32) fail("\"image_size\" must be 0 (the model's) or at least 32");
   if (c.image_mean.size() != static_cast<size_t>(c.image_channels) ||
@@ -122,6 +124,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"max_length", max_length},
           {"drop_words", drop_words},
           {"text_augment", text_augment},
+          {"word_dropout", word_dropout},
           {"mask_probability", mask_probability},
           {"mlm_wordnet", mlm_wordnet.string()},
           {"image_channels", image_channels},

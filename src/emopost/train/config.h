@@ -24,6 +24,10 @@ struct TrainConfig {
   double mask_probability = 0.15;      // mlm: the share of tokens the model must guess
   std::filesystem::path mlm_wordnet;   // mlm: also read WordNet's synsets from here (/usr/share/wordnet)
   double text_augment = 0;  // the share of training texts changed by text::perturb each time they are drawn
+  // The share of a training text's word pieces read as [UNK] each time it is drawn. It trains [UNK]
+  // as "a word I don't know", and a run from scratch then gives that row to every word piece its
+  // training never showed, whose rows would otherwise stay random noise.
+  double word_dropout = 0;
 
   // Faces: the model's input (grey or RGB, side) and normalisation.
   int image_channels = 1;

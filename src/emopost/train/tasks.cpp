@@ -14,6 +14,7 @@
 #include "emopost/models/checkpoint.h"
 #include "emopost/models/folder.h"
 #include "emopost/models/image_classifier.h"
+#include "emopost/models/ngram_expert.h"
 #include "emopost/text/perturb.h"
 #include "emopost/text/reading.h"
 #include "emopost/text/words.h"
@@ -47,13 +48,21 @@ void limit(std::vector<T>& v, size_t n) {
   if (n && v.size() > n) v.resize(n);
 }
 
+// What training does to the texts as it draws them (TrainConfig's fields of the same names).
+struct TextTraining {
+  double text_augment = 0;
+  double word_dropout = 0;
+  bool from_scratch = false;  // rows no batch showed then take [UNK]'s row (with word dropout)
+};
+
 // Texts are read as the predictor reads them (text::TextReader): normalised, in windows whose
 // logits are averaged, so the model is trained and measured on the reading it is used with.
 class TextTask : public Task {
  public:
   TextTask(models::DistilBert model, text::TextReader reader, fs::path vocab, const std::vector<std::string>& drop = {},
-           double augment = 0)
-      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)), augment_(augment) {
+           TextTraining how = {})
+      : model_(std::move(model)), reader_(std::move(reader)), vocab_(std::move(vocab)), how_(how),
+        trained_(reader_.tokenizer().vocab_size(), false) {
     for (const auto& w : drop)  // as text::words_of reads words: "Feeling" drops "feeling"
       for (auto& part : text::words_of(w)) drop_.insert(std::move(part));
   }
@@ -69,6 +78,7 @@ class TextTask : public Task {
         ++unreadable;
         continue;
       }
+      if (expert_) normalized_[name].push_back(in.normalized);
       inputs.push_back(std::move(in.windows));
       s.labels.push_back(e.label);
       s.sources.push_back(e.source);
@@ -92,8 +102,8 @@ class TextTask : public Task {
     std::vector<const std::vector<int64_t>*> windows;
     std::vector<int64_t> owner;
     std::vector<text::TextInput> changed(idx.size());  // holds the windows of the texts perturbed here
-    const bool may_change = augment && augment_ > 0;
-    std::bernoulli_distribution change(may_change ? augment_ : 0.0);
+    const bool may_change = augment && how_.text_augment > 0;
+    std::bernoulli_distribution change(may_change ? how_.text_augment : 0.0);
     for (size_t r = 0; r < idx.size(); ++r) {
       const std::vector<std::vector<int64_t>>* text_windows = &all[idx[r]];
       if (may_change && change(rng)) {
@@ -103,16 +113,22 @@ class TextTask : public Task {
       for (const auto& w : *text_windows) windows.push_back(&w), owner.push_back(int64_t(r));
     }
     auto batch = reader_.batch(windows);
+    if (augment) drop_and_mark(batch.ids, rng);
     auto ids = torch::from_blob(batch.ids.data(), {batch.rows, batch.cols}, torch::kLong);
     auto mask = torch::from_blob(batch.mask.data(), {batch.rows, batch.cols}, torch::kLong);
     auto per_window = model_->forward(ids, mask);
-    if (size_t(batch.rows) == idx.size()) return per_window;
-    // Mean over each text's windows.
-    auto index = torch::tensor(owner, torch::kLong);
-    auto sums = torch::zeros({int64_t(idx.size()), per_window.size(1)}, per_window.options()).index_add(0, index, per_window);
-    auto counts = torch::zeros({int64_t(idx.size())}, per_window.options()).index_add(0, index, torch::ones({batch.rows}, per_window.options()));
-    return sums / counts.unsqueeze(1);
+    auto per_text = per_window;
+    if (size_t(batch.rows) != idx.size()) {  // mean over each text's windows
+      auto index = torch::tensor(owner, torch::kLong);
+      auto sums = torch::zeros({int64_t(idx.size()), per_window.size(1)}, per_window.options()).index_add(0, index, per_window);
+      auto counts = torch::zeros({int64_t(idx.size())}, per_window.options()).index_add(0, index, torch::ones({batch.rows}, per_window.options()));
+      per_text = sums / counts.unsqueeze(1);
+    }
+    return expert_ ? fused(per_text, normalized_.at(split), idx) : per_text;
   }
+
+  // Evaluating a folder with an n-gram expert: its fused scores, as the predictor reads them.
+  void set_expert(models::NgramExpert expert) { expert_.emplace(std::move(expert)); }
 
   void save(const fs::path& dir, torch::ScalarType dtype) override {
     models::save_pretrained(model_, dir, dtype);
@@ -122,12 +138,53 @@ class TextTask : public Task {
   void load_weights(const fs::path& dir) override { copy_state(*model_, *models::load_distilbert(dir)); }
   void quantize_int8() override { model_->quantize_int8(); }
 
+  // A model trained from scratch has random rows for the word pieces its data never showed; they
+  // would push texts of other sources anywhere. With word dropout they take [UNK]'s row instead.
+  void end_epoch() override {
+    if (!how_.from_scratch || how_.word_dropout <= 0) return;
+    std::vector<int64_t> untrained;
+    for (size_t id = 0; id < trained_.size(); ++id)
+      if (!trained_[id] && int64_t(id) != reader_.tokenizer().pad_id()) untrained.push_back(int64_t(id));
+    if (untrained.empty()) return;
+    torch::NoGradGuard no_grad;
+    auto w = model_->word_embeddings_weight();
+    w.index_copy_(0, torch::tensor(untrained, torch::kLong),
+                  w[reader_.tokenizer().unk_id()].unsqueeze(0).expand({int64_t(untrained.size()), w.size(1)}));
+  }
+
  private:
+  torch::Tensor fused(const torch::Tensor& logits, const std::vector<std::string>& normalized,
+                      const std::vector<size_t>& idx) const {
+    auto in = logits.detach().to(torch::kDouble).contiguous();
+    auto out = torch::empty_like(in);
+    for (size_t r = 0; r < idx.size(); ++r) {
+      models::LabelScores l;
+      std::copy_n(in[int64_t(r)].data_ptr<double>(), l.size(), l.begin());
+      const auto f = expert_->fuse(l, normalized[idx[r]]);
+      std::copy(f.begin(), f.end(), out[int64_t(r)].data_ptr<double>());
+    }
+    return out.to(logits.scalar_type());
+  }
+
+  // Word dropout on a training batch's ids (never [CLS], [SEP] or padding), and which rows it used.
+  void drop_and_mark(std::vector<int64_t>& ids, std::mt19937& rng) {
+    const auto& tok = reader_.tokenizer();
+    std::bernoulli_distribution drop(how_.word_dropout);
+    for (auto& id : ids) {
+      trained_[size_t(id)] = true;  // before the dropout: a word of the data is not an untrained row
+      const bool special = id == tok.cls_id() || id == tok.sep_id() || id == tok.pad_id();
+      if (!special && how_.word_dropout > 0 && drop(rng)) id = tok.unk_id();
+    }
+  }
+
   models::DistilBert model_;
   text::TextReader reader_;
   fs::path vocab_;
   std::set<std::string> drop_;  // words left out of every text (the report's ablation)
-  double augment_ = 0;          // the share of training texts perturbed when drawn (text::perturb)
+  TextTraining how_;
+  std::optional<models::NgramExpert> expert_;
+  std::map<std::string, std::vector<std::string>> normalized_;  // per split, with an expert only
+  std::vector<bool> trained_;  // word-piece rows that a training batch has used
   std::map<std::string, std::vector<std::vector<std::vector<int64_t>>>> inputs_;  // windows per example
 };
 
@@ -194,8 +251,10 @@ class ImageTask : public Task {
 std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader reader, const fs::path& vocab,
                                     const fs::path& data_root, const std::string& recipe,
                                     const std::vector<std::string>& splits, size_t n,
-                                    const std::vector<std::string>& drop, double augment = 0) {
-  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab, drop, augment);
+                                    const std::vector<std::string>& drop, TextTraining how = {},
+                                    std::optional<models::NgramExpert> expert = std::nullopt) {
+  auto task = std::make_unique<TextTask>(std::move(model), std::move(reader), vocab, drop, how);
+  if (expert) task->set_expert(std::move(*expert));
   for (const auto& s : splits) {
     auto examples = data::read_text_recipe(data_root, recipe, s);
     limit(examples, n);
@@ -233,7 +292,8 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
       throw Error(fmt::format("max_length {} exceeds the model's max_position_embeddings {}",
                               c.max_length, model->config().max_position_embeddings));
     return text_task(model, text::TextReader::from_vocab(c.vocab, size_t(c.max_length)), c.vocab, c.data_root,
-                     c.recipe, splits, c.limit_examples, c.drop_words, c.text_augment);
+                     c.recipe, splits, c.limit_examples, c.drop_words,
+                     {.text_augment = c.text_augment, .word_dropout = c.word_dropout, .from_scratch = c.init_from.empty()});
   }
   auto model = c.init_from.empty() ? models::ImageClassifier::create(c.model_config, all_labels())
                                     : models::ImageClassifier::load(c.init_from, labels);
@@ -262,7 +322,7 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
   if (kind == "text") {
     auto folder = models::load_text_folder(model_dir);
     return text_task(folder.model, std::move(folder.reader), model_dir / "vocab.txt", data_root, recipe, splits, n,
-                     drop_words);
+                     drop_words, {}, std::move(folder.expert));
   }
   if (kind == "image") {
     auto folder = models::load_face_folder(model_dir);
@@ -272,9 +332,11 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
 }
 
 std::unique_ptr<Task> load_text_task(const fs::path& model_dir, const std::string& split,
-                                     std::vector<data::TextExample> examples, const std::vector<std::string>& drop_words) {
+                                     std::vector<data::TextExample> examples, const std::vector<std::string>& drop_words,
+                                     bool with_expert) {
   auto folder = models::load_text_folder(model_dir);
   auto task = std::make_unique<TextTask>(folder.model, std::move(folder.reader), model_dir / "vocab.txt", drop_words);
+  if (with_expert && folder.expert) task->set_expert(std::move(*folder.expert));
   task->add_split(split, std::move(examples));
   return task;
 }

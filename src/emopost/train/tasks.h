@@ -40,6 +40,8 @@ class Task {
                                      const std::vector<size_t>& /*partner*/, float /*lambda*/, std::mt19937& /*rng*/) {
     throw Error("mixup applies to image models only");
   }
+  // Called after each training epoch, before validation.
+  virtual void end_epoch() {}
   // Relative cost of an example (tokens for text), so batches can group similar lengths.
   virtual size_t cost(const std::string& /*split*/, size_t /*index*/) const { return 1; }
   // A Hugging Face folder: config.json, model.safetensors and the tokenizer or processor files.
@@ -72,6 +74,7 @@ std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::
 // A text model folder over texts the caller has read (a user's own labelled JSONL), as split `split`.
 std::unique_ptr<Task> load_text_task(const std::filesystem::path& model_dir, const std::string& split,
                                      std::vector<data::TextExample> examples,
-                                     const std::vector<std::string>& drop_words = {});
+                                     const std::vector<std::string>& drop_words = {},
+                                     bool with_expert = true);
 
 }  // namespace emopost::train

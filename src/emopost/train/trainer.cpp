@@ -242,6 +242,7 @@ FitResult fit(const TrainConfig& c, bool resume) {
     samples += seen;
     train_seconds += bar.elapsed_seconds();
 
+    task->end_epoch();
     auto val = evaluate(*task, "val", c.eval_batch_size, c.bf16, "validate");
     nlohmann::json row = {{"type", "epoch"},
                           {"epoch", epoch},

@@ -7,6 +7,7 @@
 #include "emopost/core/labels.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/ngram_expert.h"
 #include "emopost/train/tasks.h"
 #include "emopost/train/trainer.h"
 
@@ -75,7 +76,16 @@ nlohmann::json tune_decision_offsets(const TuneRequest& r) {
   for (const auto& entry : fs::directory_iterator(r.model_dir))
     if (entry.is_regular_file())
       fs::copy_file(entry.path(), r.out_dir / entry.path().filename(), fs::copy_options::overwrite_existing);
-  add_to_classifier_bias(task->module(), fit.offsets);
+  // With an n-gram expert the model's log-probabilities are weighed by a in the fused scores, so
+  // an offset d on them is d / a on the model's logits.
+  auto folded = fit.offsets;
+  if (fs::exists(r.model_dir / models::kNgramFolder)) {
+    const auto expert = models::NgramExpert::load(r.model_dir / models::kNgramFolder);
+    for (auto& d : folded) d /= expert.model_weight();
+    fs::copy(r.model_dir / models::kNgramFolder, r.out_dir / models::kNgramFolder,
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  }
+  add_to_classifier_bias(task->module(), folded);
   // The source's float dtype, so tuning keeps fp16 files fp16.
   task->save(r.out_dir, models::stored_float_dtype(r.model_dir / "model.safetensors"));
   write_json_file(r.out_dir / "decision_offsets.json", out);
