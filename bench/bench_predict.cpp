@@ -4,6 +4,7 @@
 //                           a hashtag and a mention
 //   BM_Post/caption_only    the caption alone
 //   BM_Batch                64 posts (photo+caption) through run_jsonl, as `predict --input` does
+//   BM_NgramExpert          the text model's n-gram expert alone on the caption (models/text/ngrams)
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
 //   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
 //   *_serial                the text model before the picture, not beside its decoding
@@ -26,6 +27,7 @@
 
 #include "emopost/io/base64.h"
 #include "emopost/models/face_detector.h"
+#include "emopost/models/ngram_expert.h"
 #include "emopost/models/threads.h"
 #include "emopost/predict/jsonl.h"
 #include "emopost/predict/predictor.h"
@@ -112,6 +114,15 @@ void BM_Batch(benchmark::State& state) {
   state.counters["posts/s"] = benchmark::Counter(64.0 * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Batch)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+
+// The n-gram expert alone, on the bench caption as the reader normalises it: its share of
+// caption_only (which runs it inside the text model's stage).
+void BM_NgramExpert(benchmark::State& state) {
+  const auto expert = models::NgramExpert::load(kRoot / "models/text/ngrams");
+  const auto normalized = predictor().reader().normalizer().normalize(kCaption);
+  for (auto _ : state) benchmark::DoNotOptimize(expert.log_probabilities(normalized));
+}
+BENCHMARK(BM_NgramExpert)->Unit(benchmark::kMicrosecond);
 
 void BM_Detect(benchmark::State& state, bool cnn) {
   predictor();  // the runtime's threads, as the other benchmarks have them
