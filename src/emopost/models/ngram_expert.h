@@ -1,9 +1,11 @@
 #pragma once
-// A bag-of-n-grams expert beside the text model (issue 15): TF-IDF over word 1- and 2-grams and character 2- to 5-grams, and a
-// multinomial logistic regression, fused log-linearly with the transformer,
+// A bag-of-n-grams expert beside the text model (issue 15): TF-IDF over word 1- and 2-grams and
+// character 2- to 5-grams, and a multinomial logistic regression, fused log-linearly with the
+// transformer,
 //   scores = a * log p_transformer + b * log p_expert,
-// with a and b fitted on validation (train/ngram_training.h). Word counts hold up where the
-// transformer, trained from scratch on two data sets, reads other writing as noise. No torch here.
+// with a and b fitted on validation (train/ngram_training.h). Word and character counts hold up
+// where the transformer, trained from scratch on two data sets, reads other writing as noise. No
+// torch here.
 //
 // On disk, a folder `ngrams/` inside the text model's: config.json (labels, fusion weights, how it
 // was fitted), ngrams.txt (feature i on line i) and model.safetensors (weight [7, F], bias [7],
