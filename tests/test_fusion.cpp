@@ -28,6 +28,15 @@ TEST(Fusion, SoftmaxAndTemperature) {
   EXPECT_EQ(argmax(p), 2);
 }
 
+TEST(Fusion, LogSoftmaxIsTheLogOfSoftmaxAndHoldsFarOut) {
+  const Scores logits{1, -2, 0.5, 3, 0, -1, 2};
+  const auto lp = log_softmax(logits), p = softmax(logits);
+  for (size_t k = 0; k < lp.size(); ++k) EXPECT_NEAR(lp[k], std::log(p[k]), 1e-12);
+  const auto far = log_softmax(logits_for(3, 2000.0));  // exp(2000) overflows; the shift keeps it finite
+  EXPECT_NEAR(far[3], 0.0, 1e-12);
+  EXPECT_NEAR(far[0], -2000.0, 1e-9);
+}
+
 TEST(Fusion, FitTemperatureRecoversAKnownScale) {
   // Labels drawn from softmax(z), logits given as 3z: the NLL-optimal temperature is 3.
   std::mt19937 rng(7);

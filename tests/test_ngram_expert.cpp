@@ -24,7 +24,7 @@ bool has(const std::vector<std::string>& v, const std::string& x) { return std::
 NgramExpert small(double a = 0.5, double b = 1.0) {
   std::vector<float> weight(3 * kNumLabels, 0.f);
   for (size_t f = 0; f < 3; ++f) weight[3 * 3 + f] = 2.f;  // joy is label 3
-  LabelScores bias{};
+  fusion::Scores bias{};
   bias[4] = 0.5;  // neutral, for texts with no known n-gram
   return NgramExpert({"love", "love it", "#lov"}, {1.f, 2.f, 1.5f}, weight, bias, a, b);
 }
@@ -74,9 +74,9 @@ TEST(NgramExpert, FusionIsWeightedLogProbabilities) {
   double total = 0;
   for (double lp : known) total += std::exp(lp);
   EXPECT_NEAR(total, 1.0, 1e-9);
-  LabelScores logits{3, 0, 0, 0, 0, 1, 0};  // the transformer says anger
+  fusion::Scores logits{3, 0, 0, 0, 0, 1, 0};  // the transformer says anger
   const auto fused = e.fuse(logits, "i love it");
-  const auto model = log_softmax(logits);
+  const auto model = fusion::log_softmax(logits);
   for (size_t k = 0; k < fused.size(); ++k) EXPECT_NEAR(fused[k], 0.5 * model[k] + 1.0 * known[k], 1e-9);
   EXPECT_EQ(std::max_element(fused.begin(), fused.end()) - fused.begin(), 3) << "here the expert outweighs";
   auto alone = small(1.0, 0.0).fuse(logits, "i love it");

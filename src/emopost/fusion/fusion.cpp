@@ -19,6 +19,15 @@ Scores softmax(const Scores& logits, double temperature) {
   return p;
 }
 
+Scores log_softmax(const Scores& logits) {
+  const double top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (double l : logits) sum += std::exp(l - top);
+  Scores out;
+  for (size_t k = 0; k < out.size(); ++k) out[k] = logits[k] - top - std::log(sum);
+  return out;
+}
+
 int argmax(const Scores& s) { return int(std::max_element(s.begin(), s.end()) - s.begin()); }
 
 double nll(const std::vector<Scores>& probabilities, const std::vector<int>& labels) {

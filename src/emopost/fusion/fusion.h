@@ -16,6 +16,7 @@ namespace emopost::fusion {
 using Scores = std::array<double, kNumLabels>;  // logits or probabilities over kLabels
 
 Scores softmax(const Scores& logits, double temperature = 1.0);
+Scores log_softmax(const Scores& logits);
 int argmax(const Scores& s);
 
 // Mean negative log-likelihood of the true labels.

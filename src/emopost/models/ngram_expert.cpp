@@ -37,17 +37,8 @@ std::vector<std::string> ngrams_of(std::string_view normalized) {
   return out;
 }
 
-LabelScores log_softmax(const LabelScores& logits) {
-  const double top = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (double l : logits) sum += std::exp(l - top);
-  LabelScores out;
-  for (size_t k = 0; k < out.size(); ++k) out[k] = logits[k] - top - std::log(sum);
-  return out;
-}
-
 NgramExpert::NgramExpert(std::vector<std::string> vocab, std::vector<float> idf, std::vector<float> weight,
-                         LabelScores bias, double model_weight, double expert_weight, nlohmann::json info)
+                         fusion::Scores bias, double model_weight, double expert_weight, nlohmann::json info)
     : vocab_(std::move(vocab)), idf_(std::move(idf)), weight_(std::move(weight)), bias_(bias), info_(std::move(info)) {
   if (idf_.size() != vocab_.size() || weight_.size() != vocab_.size() * kNumLabels)
     throw Error(fmt::format("n-gram expert: {} n-grams, {} idf values and {} weights disagree", vocab_.size(),
@@ -55,10 +46,11 @@ NgramExpert::NgramExpert(std::vector<std::string> vocab, std::vector<float> idf,
                 Errc::bad_model);
   index_.reserve(vocab_.size());
   is_char_.resize(vocab_.size());
-  for (size_t i = 0; i < vocab_.size(); ++i) is_char_[i] = vocab_[i].starts_with(kCharGramMark);
-  for (size_t i = 0; i < vocab_.size(); ++i)
+  for (size_t i = 0; i < vocab_.size(); ++i) {
     if (!index_.emplace(vocab_[i], int32_t(i)).second)
       throw Error("n-gram expert: \"" + vocab_[i] + "\" is listed twice", Errc::bad_model);
+    is_char_[i] = vocab_[i].starts_with(kCharGramMark);
+  }
   set_fusion(model_weight, expert_weight);
 }
 
@@ -85,17 +77,17 @@ SparseRow NgramExpert::features(std::string_view normalized) const {
   return row;
 }
 
-LabelScores NgramExpert::log_probabilities(std::string_view normalized) const {
+fusion::Scores NgramExpert::log_probabilities(std::string_view normalized) const {
   const auto row = features(normalized);
-  LabelScores logits = bias_;
+  fusion::Scores logits = bias_;
   const size_t F = vocab_.size();
   for (size_t k = 0; k < logits.size(); ++k)
     for (size_t j = 0; j < row.index.size(); ++j) logits[k] += double(weight_[k * F + size_t(row.index[j])]) * row.value[j];
-  return log_softmax(logits);
+  return fusion::log_softmax(logits);
 }
 
-LabelScores NgramExpert::fuse(const LabelScores& model_logits, std::string_view normalized) const {
-  auto out = log_softmax(model_logits);
+fusion::Scores NgramExpert::fuse(const fusion::Scores& model_logits, std::string_view normalized) const {
+  auto out = fusion::log_softmax(model_logits);
   if (expert_weight_ == 0 && model_weight_ == 1) return out;
   const auto expert = log_probabilities(normalized);
   for (size_t k = 0; k < out.size(); ++k) out[k] = model_weight_ * out[k] + expert_weight_ * expert[k];
@@ -143,7 +135,7 @@ NgramExpert NgramExpert::load(const fs::path& dir) {
                               fmt::join(idf.shape, ", ")),
                   Errc::bad_model);
     auto bias = floats(file, "bias", kNumLabels);
-    LabelScores b;
+    fusion::Scores b;
     std::copy(bias.begin(), bias.end(), b.begin());
     const auto& fusion = config.at("fusion");
     return NgramExpert(std::move(vocab), floats(file, "idf", F), floats(file, "weight", F * kNumLabels), b,

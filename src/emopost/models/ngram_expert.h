@@ -20,10 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include "emopost/core/labels.h"
+#include "emopost/fusion/fusion.h"
 
 namespace emopost::models {
-
-using LabelScores = std::array<double, kNumLabels>;
 
 inline constexpr const char* kNgramFolder = "ngrams";
 
@@ -43,16 +42,16 @@ struct SparseRow {
 class NgramExpert {
  public:
   NgramExpert(std::vector<std::string> vocab, std::vector<float> idf, std::vector<float> weight,
-              LabelScores bias, double model_weight, double expert_weight, nlohmann::json info = {});
+              fusion::Scores bias, double model_weight, double expert_weight, nlohmann::json info = {});
   // Throws emopost::Error (bad_model) naming the file and the problem.
   static NgramExpert load(const std::filesystem::path& dir);
   void save(const std::filesystem::path& dir) const;
 
   // TF-IDF of the text's known n-grams: (1 + ln count) * idf, L2-normalised.
   SparseRow features(std::string_view normalized) const;
-  LabelScores log_probabilities(std::string_view normalized) const;
+  fusion::Scores log_probabilities(std::string_view normalized) const;
   // The fused scores of a text from the transformer's logits (mean over its windows).
-  LabelScores fuse(const LabelScores& model_logits, std::string_view normalized) const;
+  fusion::Scores fuse(const fusion::Scores& model_logits, std::string_view normalized) const;
 
   size_t num_features() const { return vocab_.size(); }
   double model_weight() const { return model_weight_; }
@@ -66,11 +65,9 @@ class NgramExpert {
   std::unordered_map<std::string, int32_t> index_;
   std::vector<bool> is_char_;  // per feature: a character n-gram (normalised apart from words)
   std::vector<float> idf_, weight_;  // weight_: [kNumLabels][F], row-major
-  LabelScores bias_{};
+  fusion::Scores bias_{};
   double model_weight_ = 1, expert_weight_ = 0;
   nlohmann::json info_;  // config.json's other keys: how it was fitted
 };
-
-LabelScores log_softmax(const LabelScores& logits);
 
 }  // namespace emopost::models

@@ -167,7 +167,7 @@ nlohmann::json fit_ngram_expert(const NgramFitRequest& r) {
 
   auto wt = best.weight.t().contiguous().to(torch::kFloat);
   auto bias = best.bias.to(torch::kFloat);
-  models::LabelScores b;
+  fusion::Scores b;
   for (int k = 0; k < kNumLabels; ++k) b[size_t(k)] = bias[k].item<float>();
   expert = models::NgramExpert(std::move(vocab), std::move(idf),
                                std::vector<float>(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel()), b, 1.0, 1.0);
@@ -177,12 +177,12 @@ nlohmann::json fit_ngram_expert(const NgramFitRequest& r) {
   auto task = load_text_task(r.model_dir, "val", val_examples, {}, /*with_expert=*/false);
   const auto model_probs = evaluate(*task, "val", r.batch_size, false, "n-gram fusion").probabilities;
   const auto& kept = task->split("val");  // texts with nothing readable are left out, as evaluation does
-  std::vector<models::LabelScores> model_lp, expert_lp;
+  std::vector<fusion::Scores> model_lp, expert_lp;
   {
     size_t j = 0;
     for (size_t i = 0; i < val_examples.size() && j < kept.size(); ++i) {
       if (val_examples[i].text != kept.texts[j]) continue;
-      models::LabelScores m;
+      fusion::Scores m;
       for (int k = 0; k < kNumLabels; ++k) m[size_t(k)] = std::log(std::max(model_probs[j][size_t(k)], 1e-12));
       model_lp.push_back(m), expert_lp.push_back(expert.log_probabilities(val.normalized[i])), ++j;
     }
@@ -191,11 +191,11 @@ nlohmann::json fit_ngram_expert(const NgramFitRequest& r) {
     double nll = 0;
     std::vector<int> pred;
     for (size_t i = 0; i < model_lp.size(); ++i) {
-      models::LabelScores s;
+      fusion::Scores s;
       for (size_t k = 0; k < s.size(); ++k) s[k] = a * model_lp[i][k] + e * expert_lp[i][k];
-      const auto lp = models::log_softmax(s);
+      const auto lp = fusion::log_softmax(s);
       nll -= lp[size_t(kept.labels[i])];
-      pred.push_back(int(std::max_element(lp.begin(), lp.end()) - lp.begin()));
+      pred.push_back(fusion::argmax(lp));
     }
     return std::pair{nll / double(model_lp.size()), eval::classification_report(kept.labels, pred, kNumLabels).macro_f1};
   };

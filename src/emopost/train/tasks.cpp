@@ -113,7 +113,7 @@ class TextTask : public Task {
       for (const auto& w : *text_windows) windows.push_back(&w), owner.push_back(int64_t(r));
     }
     auto batch = reader_.batch(windows);
-    if (augment) drop_and_mark(batch.ids, rng);
+    if (augment && how_.word_dropout > 0) drop_and_mark(batch.ids, rng);
     auto ids = torch::from_blob(batch.ids.data(), {batch.rows, batch.cols}, torch::kLong);
     auto mask = torch::from_blob(batch.mask.data(), {batch.rows, batch.cols}, torch::kLong);
     auto per_window = model_->forward(ids, mask);
@@ -158,7 +158,7 @@ class TextTask : public Task {
     auto in = logits.detach().to(torch::kDouble).contiguous();
     auto out = torch::empty_like(in);
     for (size_t r = 0; r < idx.size(); ++r) {
-      models::LabelScores l;
+      fusion::Scores l;
       std::copy_n(in[int64_t(r)].data_ptr<double>(), l.size(), l.begin());
       const auto f = expert_->fuse(l, normalized[idx[r]]);
       std::copy(f.begin(), f.end(), out[int64_t(r)].data_ptr<double>());
@@ -173,7 +173,7 @@ class TextTask : public Task {
     for (auto& id : ids) {
       trained_[size_t(id)] = true;  // before the dropout: a word of the data is not an untrained row
       const bool special = id == tok.cls_id() || id == tok.sep_id() || id == tok.pad_id();
-      if (!special && how_.word_dropout > 0 && drop(rng)) id = tok.unk_id();
+      if (!special && drop(rng)) id = tok.unk_id();
     }
   }
 
@@ -184,7 +184,7 @@ class TextTask : public Task {
   TextTraining how_;
   std::optional<models::NgramExpert> expert_;
   std::map<std::string, std::vector<std::string>> normalized_;  // per split, with an expert only
-  std::vector<bool> trained_;  // word-piece rows that a training batch has used
+  std::vector<bool> trained_;  // word-piece rows that a training batch has used (with word dropout)
   std::map<std::string, std::vector<std::vector<std::vector<int64_t>>>> inputs_;  // windows per example
 };
 
