@@ -247,6 +247,44 @@ TEST_F(ServerTest, SlowBodiesAreCutOffAtTheDeadline) {
   EXPECT_LT(t.waited, std::chrono::milliseconds(3500));
 }
 
+// A client still sending when its body is refused at the cap gets the one 413 it was sent, and the
+// connection ends there. httplib alone read on and took the rest of the body for further requests
+// (answering 414 and 400 to it); and closing a socket with unread input answers with a reset that
+// can throw the 413 away, so the server drains what still comes before it closes.
+TEST_F(ServerTest, ARefusedBodyStillSendingGetsItsAnswerNotAReset) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  auto send_all = [&](const std::string& bytes) {
+    for (size_t at = 0; at < bytes.size();) {
+      const auto n = send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      at += size_t(n);
+    }
+    return true;
+  };
+  const std::string chunk = fmt::format("{:x}\r\n{}\r\n", 600 * 1024, std::string(600 * 1024, ' '));
+  ASSERT_TRUE(send_all("POST /v1/predict/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n" + chunk));
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10'000), 1) << "no answer in 10 s";
+  // The answer is in; the client, not yet reading, sends more of its body, then reads.
+  EXPECT_TRUE(send_all(chunk + "0\r\n\r\n"));
+  std::string answer;
+  char buf[4096];
+  const auto start = std::chrono::steady_clock::now();
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, size_t(n));
+  close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3)) << "the server kept the connection";
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  EXPECT_NE(answer.find("payload_too_large"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << "more than one answer: " << answer;
+}
+
 // A client that trickles its request line and headers is cut off at the header deadline (1.5 s
 // here); httplib alone bounded only each read, so a byte every few seconds held a thread forever.
 TEST_F(ServerTest, SlowHeadersAreCutOffAtTheDeadline) {

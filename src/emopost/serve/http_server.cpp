@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 // on one thread: the handlers move it once the headers are in.
 thread_local Clock::time_point t_deadline = Clock::time_point::max();
 thread_local bool t_deadline_passed = false;
+thread_local bool t_close_after_answer = false;
 
 // Waits for `events` on `fd` for up to `timeout`, and for reads never past the thread's deadline
 // (the answer, a 408 among others, is still written after it).
@@ -116,10 +117,30 @@ class DeadlineStream final : public httplib::Stream {
 
 milliseconds span(time_t sec, time_t usec) { return milliseconds(sec * 1000 + usec / 1000); }
 
+// Closing a socket with unread input makes the kernel answer with RST, and a client still sending
+// its body (one refused at the size cap, say) then loses the answer already sent to it. So after
+// a request the server gave up on, send FIN and drop what still arrives, for a bounded time, before
+// closing (Apache's "lingering close"): until the client closes, goes quiet for 500 ms, or 2 s pass.
+void lingering_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  char sink[16384];
+  for (auto now = Clock::now(); now < until; now = Clock::now()) {
+    pollfd p{fd, POLLIN, 0};
+    const auto wait = std::min(milliseconds(500), std::chrono::duration_cast<milliseconds>(until - now));
+    const int ready = ::poll(&p, 1, int(wait.count()) + 1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    const auto n = ::recv(fd, sink, sizeof sink, 0);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
+  }
+}
+
 }  // namespace
 
 void HttpServer::set_read_deadline(Clock::time_point t) { t_deadline = t; }
 bool HttpServer::deadline_passed() { return t_deadline_passed; }
+void HttpServer::close_after_answer() { t_close_after_answer = true; }
 
 std::string HttpServer::answer(std::string_view request) {
   // BufferStream reads what was written into it, then appends the answer after it.
@@ -135,19 +156,26 @@ std::string HttpServer::answer(std::string_view request) {
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
   DeadlineStream stream(sock, span(read_timeout_sec_, read_timeout_usec_), span(write_timeout_sec_, write_timeout_usec_));
-  bool ok = false;
+  bool ok = false, ended_by_answer = false;
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     t_deadline = Clock::time_point::max();  // idle between requests: the keep-alive timeout bounds it
     t_deadline_passed = false;
+    t_close_after_answer = false;
     if (!stream.wait_for_request(milliseconds(keep_alive_timeout_sec_ * 1000),
                                  [this] { return svr_sock_ != INVALID_SOCKET; }))
       break;
     t_deadline = Clock::now() + header_timeout;
     bool closed = false;
     ok = process_request(stream, left == 1, closed, nullptr);
-    if (!ok || closed) break;
+    if (!ok || closed || t_close_after_answer) {
+      ended_by_answer = ok;
+      break;
+    }
   }
   t_deadline = Clock::time_point::max();
+  // An answer that closed the connection may have come before the whole request was read; an
+  // idle keep-alive connection, or one whose answer could not be written, has nothing to wait for.
+  if (ended_by_answer) lingering_close(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;

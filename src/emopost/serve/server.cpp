@@ -26,8 +26,12 @@ using nlohmann::json;
 // `status` overrides the table's only where httplib has already chosen one (its own 4xx answers).
 void send_error(httplib::Response& res, Errc code, const std::string& message, int status = 0) {
   res.status = status ? status : error_kind(code).http_status;
-  // The rest of a refused body is never read: the connection cannot carry another request.
-  if (code == Errc::payload_too_large || code == Errc::slow_request) res.set_header("Connection", "close");
+  // The rest of a refused, late or garbled request is never read: where it ends is unknown, so the
+  // connection cannot carry another request.
+  if (code == Errc::payload_too_large || code == Errc::slow_request || code == Errc::bad_request) {
+    res.set_header("Connection", "close");
+    HttpServer::close_after_answer();
+  }
   if (res.status == 503) res.set_header("Retry-After", "1");
   res.set_content(dump_json({{"error", {{"code", error_kind(code).name}, {"message", message}}}}), "application/json");
 }
@@ -219,7 +223,9 @@ struct Server::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      // Requests httplib refused before routing (a garbled request line) never started the clock.
       double seconds = t_counted ? std::chrono::duration<double>(Clock::now() - t_request_start).count() : 0;
+      const size_t bytes_in = std::max(t_counted ? t_bytes_in : 0, req.body.size());
       if (t_counted) --metrics.in_flight;
       t_counted = false;
       // Known paths only, so that scanners cannot blow up the label set.
@@ -227,7 +233,7 @@ struct Server::Impl {
                                                "/v1/models", "/v1/predict", "/v1/predict/batch"};
       metrics.request_done(known.count(req.path) ? req.path : "other", res.status, seconds);
       spdlog::info("access method={} path=\"{}\" status={} bytes_in={} bytes_out={} ms={:.1f} remote={}",
-                   printable(req.method), printable(req.path), res.status, std::max(t_bytes_in, req.body.size()),
+                   printable(req.method), printable(req.path), res.status, bytes_in,
                    res.body.size(), seconds * 1e3, req.remote_addr);
     });
     // httplib answers some errors itself (unknown path, body too large): give them JSON bodies.
