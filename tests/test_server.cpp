@@ -207,6 +207,18 @@ TEST_F(ServerTest, BodyCapHoldsForChunkedAndCompressedBodies) {
 }
 
 namespace {
+// A raw TCP connection to the server (-1 on failure), for what httplib's client cannot send.
+int connect_loopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  close(fd);
+  return -1;
+}
 // A raw client that sends `head`, then `byte` every 100 ms (for at most 10 s) until the server
 // answers; it stops writing as soon as the answer is there, then reads it until the server closes.
 struct Trickled {
@@ -214,13 +226,8 @@ struct Trickled {
   std::chrono::steady_clock::duration waited;
 };
 Trickled trickle(int port, const std::string& head, char byte) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = connect_loopback(port);
+  EXPECT_GE(fd, 0) << "no connection";
   EXPECT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i) {
@@ -252,13 +259,8 @@ TEST_F(ServerTest, SlowBodiesAreCutOffAtTheDeadline) {
 // (answering 414 and 400 to it); and closing a socket with unread input answers with a reset that
 // can throw the 413 away, so the server drains what still comes before it closes.
 TEST_F(ServerTest, ARefusedBodyStillSendingGetsItsAnswerNotAReset) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_loopback(port_);
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(uint16_t(port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   auto send_all = [&](const std::string& bytes) {
     for (size_t at = 0; at < bytes.size();) {
       const auto n = send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
