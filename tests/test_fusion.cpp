@@ -118,6 +118,34 @@ TEST(Fusion, FitWeightsNeverLetsTheImageOutweighTheText) {
   EXPECT_LT(wi, wt);
 }
 
+TEST(Fusion, PoolWeightsUndoAReadingsWrongSharpnessAndKeepToTheGrid) {
+  // Labels drawn from softmax(2z) while reading a says log_softmax(z): the best weight for a is 2,
+  // since 2·log_softmax(z) pools to softmax(2z); reading b is noise and gets (near) none.
+  std::mt19937 rng(5);
+  std::normal_distribution<double> n01;
+  std::vector<Scores> la, lb;
+  std::vector<int> labels;
+  for (int r = 0; r < 3000; ++r) {
+    Scores z, noise;
+    for (size_t k = 0; k < z.size(); ++k) z[k] = n01(rng), noise[k] = n01(rng);
+    const auto p = softmax(z, 0.5);
+    labels.push_back(int(std::discrete_distribution<int>(p.begin(), p.end())(rng)));
+    la.push_back(log_softmax(z)), lb.push_back(log_softmax(noise));
+  }
+  const auto [wa, wb] = fit_pool_weights(la, lb, labels, {0.25, 4, 0.25}, {0, 2, 0.25});
+  EXPECT_NEAR(wa, 2.0, 0.25);
+  EXPECT_LE(wb, 0.25);
+  // Only grid points, and only those allowed.
+  const auto [ca, cb] = fit_pool_weights(la, lb, labels, {0.25, 1.5, 0.125}, {0, 2, 0.125});
+  EXPECT_DOUBLE_EQ(ca, 1.5);  // the grid's top: 2 is off it
+  EXPECT_DOUBLE_EQ(std::fmod(cb, 0.125), 0.0);
+  const auto [fa, fb] = fit_pool_weights(la, lb, labels, {0, 4, 0.25}, {0, 2, 0.25},
+                                         [](double a, double b) { return b >= 1.0 && a <= 1.0; });
+  EXPECT_LE(fa, 1.0);
+  EXPECT_GE(fb, 1.0);
+  EXPECT_THROW(fit_pool_weights(la, {}, labels, {0, 1, 0.5}, {0, 1, 0.5}), emopost::Error);
+}
+
 TEST(Fusion, JsonRoundTripAndBadFiles) {
   FusionModel m;
   m.text_temperature = 1.5, m.image_temperature = 0.8, m.text_weight = 1.2, m.image_weight = 0.6;

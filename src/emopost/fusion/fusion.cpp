@@ -110,22 +110,40 @@ FusionModel FusionModel::load(const std::filesystem::path& file) {
 
 void FusionModel::save(const std::filesystem::path& file) const { write_json_file(file, to_json()); }
 
-std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
-                                      const std::vector<int>& labels) {
-  if (text.size() != image.size() || text.size() != labels.size() || text.empty())
-    throw Error("fit_weights: text, image and labels must have the same, non-zero length");
-  FusionModel m;
+std::pair<double, double> fit_pool_weights(const std::vector<Scores>& la, const std::vector<Scores>& lb,
+                                           const std::vector<int>& labels, WeightGrid ga, WeightGrid gb,
+                                           const std::function<bool(double, double)>& allowed) {
+  if (la.size() != lb.size() || la.size() != labels.size() || la.empty())
+    throw Error(fmt::format("fit_pool_weights: {} and {} rows for {} labels", la.size(), lb.size(), labels.size()));
+  const auto points = [](const WeightGrid& g) { return int(std::floor((g.hi - g.lo) / g.step + 1e-9)) + 1; };
   double best = INFINITY;
-  std::pair<double, double> arg{1, 1};
-  std::vector<Scores> fused(text.size());
-  for (int a = 0; a <= 60; ++a)
-    for (int b = 0; b < a; ++b) {
-      m.text_weight = a * 0.05, m.image_weight = b * 0.05;
-      for (size_t i = 0; i < text.size(); ++i) fused[i] = m.fuse(text[i], image[i]);
-      double loss = nll(fused, labels);
-      if (loss < best) best = loss, arg = {m.text_weight, m.image_weight};
+  std::pair<double, double> arg{ga.lo, gb.lo};
+  for (int i = 0; i < points(ga); ++i)
+    for (int j = 0; j < points(gb); ++j) {
+      const double wa = ga.lo + i * ga.step, wb = gb.lo + j * gb.step;
+      if (allowed && !allowed(wa, wb)) continue;
+      double loss = 0;
+      for (size_t r = 0; r < la.size(); ++r) {
+        Scores s;
+        for (size_t k = 0; k < s.size(); ++k) s[k] = wa * la[r][k] + wb * lb[r][k];
+        loss -= log_softmax(s)[size_t(labels[r])];
+      }
+      if ((loss /= double(la.size())) < best) best = loss, arg = {wa, wb};
     }
   return arg;
+}
+
+std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
+                                      const std::vector<int>& labels) {
+  // fuse()'s floor, so that the weights are fitted for the rule they are used in.
+  const auto logs = [](const std::vector<Scores>& p) {
+    std::vector<Scores> out(p.size());
+    for (size_t r = 0; r < p.size(); ++r)
+      for (size_t k = 0; k < out[r].size(); ++k) out[r][k] = std::log(std::max(p[r][k], 1e-12));
+    return out;
+  };
+  return fit_pool_weights(logs(text), logs(image), labels, {0, 3, 0.05}, {0, 3, 0.05},
+                          [](double wt, double wi) { return wi < wt; });
 }
 
 }  // namespace emopost::fusion

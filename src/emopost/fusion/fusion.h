@@ -4,6 +4,7 @@
 // weights fitted on validation posts. No torch here.
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -43,6 +44,19 @@ struct FusionModel {
   static FusionModel load(const std::filesystem::path& file);  // throws emopost::Error naming the file
   void save(const std::filesystem::path& file) const;
 };
+
+// Weights lo, lo + step, ..., hi (counted, so that a step like 0.05 does not drift).
+struct WeightGrid {
+  double lo, hi, step;
+};
+
+// Log-linear pooling's weights, by grid search: the pair (wa, wb) that minimises the mean NLL of
+// p ∝ exp(wa·la + wb·lb) over validation rows (la, lb: two readings' log-probabilities of row i,
+// label labels[i]), among the pairs `allowed` admits (all when empty); ties keep the first pair.
+// Serves the post fusion (text and face) and the text verdict (transformer and n-gram expert).
+std::pair<double, double> fit_pool_weights(const std::vector<Scores>& la, const std::vector<Scores>& lb,
+                                           const std::vector<int>& labels, WeightGrid ga, WeightGrid gb,
+                                           const std::function<bool(double, double)>& allowed = {});
 
 // Grid search of (text_weight, image_weight) in [0, 3]^2 minimising the NLL of the fused
 // probabilities on validation posts (row i of text and image belongs to one post, label labels[i]).

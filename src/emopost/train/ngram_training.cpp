@@ -199,10 +199,8 @@ nlohmann::json fit_ngram_expert(const NgramFitRequest& r) {
     }
     return std::pair{nll / double(model_lp.size()), eval::classification_report(kept.labels, pred, kNumLabels).macro_f1};
   };
-  double best_a = 1, best_e = 0, best_nll = score(1, 0).first;
-  for (double a = 0.25; a <= 1.5 + 1e-9; a += 0.125)
-    for (double e = 0; e <= 2.0 + 1e-9; e += 0.125)
-      if (const double nll = score(a, e).first; nll < best_nll - 1e-12) best_a = a, best_e = e, best_nll = nll;
+  const auto [best_a, best_e] = fusion::fit_pool_weights(model_lp, expert_lp, kept.labels, {0.25, 1.5, 0.125},
+                                                         {0, 2, 0.125});
   const auto [nll_alone, f1_alone] = score(1, 0);
   const auto [nll_expert, f1_expert] = score(1e-9, 1);
   const auto [nll_fused, f1_fused] = score(best_a, best_e);
