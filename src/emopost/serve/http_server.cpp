@@ -140,7 +140,10 @@ void lingering_close(int fd) {
 
 void HttpServer::set_read_deadline(Clock::time_point t) { t_deadline = t; }
 bool HttpServer::deadline_passed() { return t_deadline_passed; }
-void HttpServer::close_after_answer() { t_close_after_answer = true; }
+void HttpServer::close_after_answer(httplib::Response& res) {
+  res.set_header("Connection", "close");
+  t_close_after_answer = true;
+}
 
 std::string HttpServer::answer(std::string_view request) {
   // BufferStream reads what was written into it, then appends the answer after it.

@@ -20,10 +20,10 @@ class HttpServer : public httplib::Server {
   static void set_read_deadline(Clock::time_point t);
   // Whether this thread's last read failed because the deadline had passed.
   static bool deadline_passed();
-  // For the request being served on this thread: its connection ends with this answer. httplib
-  // 0.11 would read on after an answer that says "Connection: close", taking the rest of a refused
-  // body for the next request.
-  static void close_after_answer();
+  // For the request being served on this thread: its connection ends with this answer, which says
+  // so ("Connection: close"). httplib 0.11 reads on after such an answer unless told here, taking
+  // the rest of a refused body for the next request.
+  static void close_after_answer(httplib::Response& res);
 
   // Serves one request given as raw bytes, without a socket, and returns the raw answer ("" when
   // httplib answered nothing). For the request fuzzer.

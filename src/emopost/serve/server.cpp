@@ -28,10 +28,8 @@ void send_error(httplib::Response& res, Errc code, const std::string& message, i
   res.status = status ? status : error_kind(code).http_status;
   // The rest of a refused, late or garbled request is never read: where it ends is unknown, so the
   // connection cannot carry another request.
-  if (code == Errc::payload_too_large || code == Errc::slow_request || code == Errc::bad_request) {
-    res.set_header("Connection", "close");
-    HttpServer::close_after_answer();
-  }
+  if (code == Errc::payload_too_large || code == Errc::slow_request || code == Errc::bad_request)
+    HttpServer::close_after_answer(res);
   if (res.status == 503) res.set_header("Retry-After", "1");
   res.set_content(dump_json({{"error", {{"code", error_kind(code).name}, {"message", message}}}}), "application/json");
 }
