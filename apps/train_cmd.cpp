@@ -91,6 +91,10 @@ Command eval_command(CLI::App& app) {
                   "faces with none found are read whole. Faces read are cached under --face-cache")
       ->check(CLI::IsMember({"cnn", "lbp"}));
   cmd->add_option("--face-cache", r.faces.cache, "Folder for faces read through a detector")->capture_default_str();
+  cmd->add_option("--photo-damage", r.faces.photo_damage,
+                  "Image models: damage each face once, as the photo augmentations damage training faces\n"
+                  "(blur, downscaling, JPEG, gamma, cutout, rotation, shift), seeded by this number: a\n"
+                  "held-out split that stands in for faces cut from real photos");
   cmd->add_option("--out", o->out_dir, "Write eval_KIND_SPLIT.json and .md into this folder");
   cmd->add_flag("--json", o->json, "Print JSON instead of Markdown");
   cmd->add_option("--predictions", o->predictions,

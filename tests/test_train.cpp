@@ -286,6 +286,34 @@ TEST(Train, FacesReadThroughTheDetectorAreCachedAndTrainWithMixup) {
   auto out = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = c.data_root,
                              .split = "val", .faces = how});
   EXPECT_EQ(out.json["face_detector"], "cnn");
+  EXPECT_TRUE(out.json["photo_damage"].is_null());
+
+  // A photo-damaged reading: the same for the same seed, another for another, each face its own size,
+  // and the cache still holds the clean faces.
+  how.photo_damage = 1;
+  auto damaged = read_faces(examples, 1, how, "val");
+  auto same = read_faces(examples, 1, how, "val");
+  how.photo_damage = 2;
+  auto other = read_faces(examples, 1, how, "val");
+  ASSERT_EQ(damaged.size(), first.size());
+  size_t changed = 0, differ = 0;
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(damaged[i].size(), first[i].size()) << i;
+    EXPECT_EQ(cv::norm(damaged[i], same[i], cv::NORM_INF), 0.0) << i;
+    changed += cv::norm(damaged[i], first[i], cv::NORM_INF) > 0;
+    differ += cv::norm(damaged[i], other[i], cv::NORM_INF) > 0;
+  }
+  EXPECT_EQ(changed, first.size());
+  EXPECT_EQ(differ, first.size());
+  how.photo_damage.reset();
+  auto clean = read_faces(examples, 1, how, "val");
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(cv::norm(first[i], clean[i], cv::NORM_INF), 0.0) << i;
+  how.photo_damage = 1;
+  auto worse = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = c.data_root,
+                               .split = "val", .faces = how});
+  EXPECT_EQ(worse.json["photo_damage"], 1);
+  expect_error([&] { run_evaluation({.kind = "text", .model_dir = c.output_dir / "best", .faces = how}); },
+               "--photo-damage applies to image models only");
 
   c.face_detector = "mtcnn";
   expect_error([&] { TrainConfig::from_json(c.to_json(), "mtcnn.json"); }, "\"face_detector\" must be");

@@ -29,6 +29,7 @@ std::unique_ptr<Task> load_jsonl_task(const EvalRequest& r, const std::string& s
 EvalOutput run_evaluation(const EvalRequest& r) {
   if (r.format != "recipe" && r.format != "jsonl") throw Error("unknown --format \"" + r.format + "\" (recipe or jsonl)");
   if (!r.drop_words.empty() && r.kind != "text") throw Error("--drop-words applies to text models only");
+  if (r.faces.photo_damage && r.kind != "image") throw Error("--photo-damage applies to image models only");
   const bool jsonl = r.format == "jsonl";
   const std::string split = jsonl ? r.data_root.stem().string() : r.split;
   std::vector<std::string> skipped;
@@ -43,6 +44,7 @@ EvalOutput run_evaluation(const EvalRequest& r) {
   EvalOutput out;
   out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", split}, {"int8", r.int8}, {"mirror", r.mirror},
               {"face_detector", r.faces.detector}, {"drop_words", r.drop_words},
+              {"photo_damage", r.faces.photo_damage ? nlohmann::json(*r.faces.photo_damage) : nlohmann::json()},
               {"loss", ev.loss}, {"examples_per_second", ev.examples_per_second},
               {"pooled", ev.report.to_json(labels)}};
   out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",

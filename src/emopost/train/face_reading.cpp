@@ -16,6 +16,7 @@
 #include "emopost/core/files.h"
 #include "emopost/core/progress.h"
 #include "emopost/models/face_detector.h"
+#include "emopost/vision/augment.h"
 #include "emopost/vision/faces.h"
 #include "emopost/vision/preprocess.h"
 
@@ -92,10 +93,21 @@ void save_cache(const fs::path& file, const Faces& faces) {
 
 cv::Mat in_channels(const cv::Mat& rgb, int channels) { return channels == 1 ? vision::rgb_to_luma(rgb) : rgb; }
 
-}  // namespace
+// One seed per face, so that a face's damage does not depend on the faces read before it.
+std::vector<cv::Mat> damaged(std::vector<cv::Mat> faces, const FaceReading& how) {
+  if (!how.photo_damage) return faces;
+  const auto options = vision::AugmentOptions::for_photos();
+  for (size_t i = 0; i < faces.size(); ++i) {
+    std::seed_seq seed{*how.photo_damage, unsigned(i)};
+    std::mt19937 rng(seed);
+    faces[i] = vision::augment(faces[i], rng, options);
+  }
+  return faces;
+}
 
-std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, int channels, const FaceReading& how,
-                                const std::string& split) {
+
+std::vector<cv::Mat> read_clean_faces(const std::vector<data::FaceExample>& examples, int channels,
+                                      const FaceReading& how, const std::string& split) {
   std::vector<cv::Mat> out;
   out.reserve(examples.size());
   if (how.detector.empty()) {
@@ -137,6 +149,13 @@ std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, 
                how.detector, found);
   save_cache(file, cached);
   return out;
+}
+
+}  // namespace
+
+std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, int channels, const FaceReading& how,
+                                const std::string& split) {
+  return damaged(read_clean_faces(examples, channels, how, split), how);
 }
 
 }  // namespace emopost::train

@@ -4,6 +4,7 @@
 // FER2013's 36k faces through the CNN takes a while, so the faces read are cached on disk under a
 // key of everything that shapes them. No torch here.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct FaceReading {
   std::filesystem::path detector_model = "models/detector", landmarks_model = "models/landmarks";
   std::filesystem::path cache = "runs/face-cache";
   double margin = 0.1;  // as PredictorOptions::face_margin (the CNN's aligned cut has its own framing)
+  // Evaluation only: each face, once cut, damaged as the photo augmentations damage training faces
+  // (vision::AugmentOptions::for_photos), seeded by this and the face's place, so that a held-out split
+  // can stand in for faces cut from real photos. Applied after the cache, which keeps clean faces.
+  std::optional<unsigned> photo_damage;
 };
 
 // The faces of `examples`, 8-bit with `channels` channels (1: grey, 3: RGB), in order. `split` names
