@@ -146,6 +146,24 @@ TEST(Fusion, PoolWeightsUndoAReadingsWrongSharpnessAndKeepToTheGrid) {
   EXPECT_THROW(fit_pool_weights(la, {}, labels, {0, 1, 0.5}, {0, 1, 0.5}), emopost::Error);
 }
 
+TEST(Fusion, PooledNllIsTheNllOfOneReadingAtWeightsOneAndZeroAndGivesItsArgmax) {
+  const std::vector<Scores> la{floored_log(softmax(logits_for(2, 3.0))), floored_log(softmax(logits_for(5, 1.0)))};
+  const std::vector<Scores> lb{floored_log(softmax(logits_for(0, 9.0))), floored_log(softmax(logits_for(0, 9.0)))};
+  const std::vector<int> labels{2, 4};
+  std::vector<int> predicted{6, 6, 6};
+  const double expected = -(la[0][2] + la[1][4]) / 2;
+  EXPECT_NEAR(pooled_nll(la, lb, labels, 1.0, 0.0, &predicted), expected, 1e-12);
+  EXPECT_EQ(predicted, (std::vector<int>{2, 5}));
+  pooled_nll(la, lb, labels, 0.0, 1.0, &predicted);  // reading b alone says anger twice
+  EXPECT_EQ(predicted, (std::vector<int>{0, 0}));
+  EXPECT_THROW(pooled_nll(la, {}, labels, 1, 1), emopost::Error);
+  // The floor: a zero probability reads as log(1e-12), as fuse() reads it.
+  Scores p{};
+  p[3] = 1.0;
+  EXPECT_DOUBLE_EQ(floored_log(p)[0], std::log(1e-12));
+  EXPECT_DOUBLE_EQ(floored_log(p)[3], 0.0);
+}
+
 TEST(Fusion, JsonRoundTripAndBadFiles) {
   FusionModel m;
   m.text_temperature = 1.5, m.image_temperature = 0.8, m.text_weight = 1.2, m.image_weight = 0.6;

@@ -30,6 +30,12 @@ Scores log_softmax(const Scores& logits) {
 
 int argmax(const Scores& s) { return int(std::max_element(s.begin(), s.end()) - s.begin()); }
 
+Scores floored_log(const Scores& probabilities) {
+  Scores out;
+  for (size_t k = 0; k < out.size(); ++k) out[k] = std::log(std::max(probabilities[k], 1e-12));
+  return out;
+}
+
 double nll(const std::vector<Scores>& probabilities, const std::vector<int>& labels) {
   if (probabilities.empty() || probabilities.size() != labels.size())
     throw Error(fmt::format("nll: {} rows for {} labels", probabilities.size(), labels.size()));
@@ -59,10 +65,9 @@ Scores FusionModel::fuse(const std::optional<Scores>& text, const std::optional<
   if (!text && !image) throw Error("fusion needs at least one modality", Errc::empty_post);
   if (!text) return *image;
   if (!image) return *text;
+  const Scores lt = floored_log(*text), li = floored_log(*image);
   Scores logp;
-  for (size_t i = 0; i < logp.size(); ++i)
-    logp[i] = text_weight * std::log(std::max((*text)[i], 1e-12)) +
-              image_weight * std::log(std::max((*image)[i], 1e-12));
+  for (size_t i = 0; i < logp.size(); ++i) logp[i] = text_weight * lt[i] + image_weight * li[i];
   return softmax(logp);
 }
 
@@ -110,6 +115,22 @@ FusionModel FusionModel::load(const std::filesystem::path& file) {
 
 void FusionModel::save(const std::filesystem::path& file) const { write_json_file(file, to_json()); }
 
+double pooled_nll(const std::vector<Scores>& la, const std::vector<Scores>& lb, const std::vector<int>& labels,
+                  double wa, double wb, std::vector<int>* predicted) {
+  if (la.size() != lb.size() || la.size() != labels.size() || la.empty())
+    throw Error(fmt::format("pooled_nll: {} and {} rows for {} labels", la.size(), lb.size(), labels.size()));
+  if (predicted) predicted->clear();
+  double loss = 0;
+  for (size_t r = 0; r < la.size(); ++r) {
+    Scores s;
+    for (size_t k = 0; k < s.size(); ++k) s[k] = wa * la[r][k] + wb * lb[r][k];
+    const Scores lp = log_softmax(s);
+    loss -= lp[size_t(labels[r])];
+    if (predicted) predicted->push_back(argmax(lp));
+  }
+  return loss / double(la.size());
+}
+
 std::pair<double, double> fit_pool_weights(const std::vector<Scores>& la, const std::vector<Scores>& lb,
                                            const std::vector<int>& labels, WeightGrid ga, WeightGrid gb,
                                            const std::function<bool(double, double)>& allowed) {
@@ -122,24 +143,16 @@ std::pair<double, double> fit_pool_weights(const std::vector<Scores>& la, const 
     for (int j = 0; j < points(gb); ++j) {
       const double wa = ga.lo + i * ga.step, wb = gb.lo + j * gb.step;
       if (allowed && !allowed(wa, wb)) continue;
-      double loss = 0;
-      for (size_t r = 0; r < la.size(); ++r) {
-        Scores s;
-        for (size_t k = 0; k < s.size(); ++k) s[k] = wa * la[r][k] + wb * lb[r][k];
-        loss -= log_softmax(s)[size_t(labels[r])];
-      }
-      if ((loss /= double(la.size())) < best) best = loss, arg = {wa, wb};
+      if (const double loss = pooled_nll(la, lb, labels, wa, wb); loss < best) best = loss, arg = {wa, wb};
     }
   return arg;
 }
 
 std::pair<double, double> fit_weights(const std::vector<Scores>& text, const std::vector<Scores>& image,
                                       const std::vector<int>& labels) {
-  // fuse()'s floor, so that the weights are fitted for the rule they are used in.
   const auto logs = [](const std::vector<Scores>& p) {
-    std::vector<Scores> out(p.size());
-    for (size_t r = 0; r < p.size(); ++r)
-      for (size_t k = 0; k < out[r].size(); ++k) out[r][k] = std::log(std::max(p[r][k], 1e-12));
+    std::vector<Scores> out;
+    for (const auto& row : p) out.push_back(floored_log(row));
     return out;
   };
   return fit_pool_weights(logs(text), logs(image), labels, {0, 3, 0.05}, {0, 3, 0.05},

@@ -20,6 +20,9 @@ Scores softmax(const Scores& logits, double temperature = 1.0);
 Scores log_softmax(const Scores& logits);
 int argmax(const Scores& s);
 
+// log(p), floored at 1e-12 as fuse() floors it, so that pooling weights are fitted for the rule that uses them.
+Scores floored_log(const Scores& probabilities);
+
 // Mean negative log-likelihood of the true labels.
 double nll(const std::vector<Scores>& probabilities, const std::vector<int>& labels);
 
@@ -49,6 +52,11 @@ struct FusionModel {
 struct WeightGrid {
   double lo, hi, step;
 };
+
+// The mean NLL of log-linear pooling, p ∝ exp(wa·la + wb·lb), over rows (la, lb: two readings'
+// log-probabilities of row i, label labels[i]); each row's pooled argmax goes to `predicted` if given.
+double pooled_nll(const std::vector<Scores>& la, const std::vector<Scores>& lb, const std::vector<int>& labels,
+                  double wa, double wb, std::vector<int>* predicted = nullptr);
 
 // Log-linear pooling's weights, by grid search: the pair (wa, wb) that minimises the mean NLL of
 // p ∝ exp(wa·la + wb·lb) over validation rows (la, lb: two readings' log-probabilities of row i,

@@ -182,22 +182,15 @@ nlohmann::json fit_ngram_expert(const NgramFitRequest& r) {
     size_t j = 0;
     for (size_t i = 0; i < val_examples.size() && j < kept.size(); ++i) {
       if (val_examples[i].text != kept.texts[j]) continue;
-      fusion::Scores m;
-      for (int k = 0; k < kNumLabels; ++k) m[size_t(k)] = std::log(std::max(model_probs[j][size_t(k)], 1e-12));
-      model_lp.push_back(m), expert_lp.push_back(expert.log_probabilities(val.normalized[i])), ++j;
+      fusion::Scores p;
+      std::copy_n(model_probs[j].begin(), p.size(), p.begin());
+      model_lp.push_back(fusion::floored_log(p)), expert_lp.push_back(expert.log_probabilities(val.normalized[i])), ++j;
     }
   }
   auto score = [&](double a, double e) {
-    double nll = 0;
     std::vector<int> pred;
-    for (size_t i = 0; i < model_lp.size(); ++i) {
-      fusion::Scores s;
-      for (size_t k = 0; k < s.size(); ++k) s[k] = a * model_lp[i][k] + e * expert_lp[i][k];
-      const auto lp = fusion::log_softmax(s);
-      nll -= lp[size_t(kept.labels[i])];
-      pred.push_back(fusion::argmax(lp));
-    }
-    return std::pair{nll / double(model_lp.size()), eval::classification_report(kept.labels, pred, kNumLabels).macro_f1};
+    const double nll = fusion::pooled_nll(model_lp, expert_lp, kept.labels, a, e, &pred);
+    return std::pair{nll, eval::classification_report(kept.labels, pred, kNumLabels).macro_f1};
   };
   const auto [best_a, best_e] = fusion::fit_pool_weights(model_lp, expert_lp, kept.labels, {0.25, 1.5, 0.125},
                                                          {0, 2, 0.125});
