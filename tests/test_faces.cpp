@@ -138,6 +138,27 @@ TEST(Align, EyesLandWhereTheFramingPutsThem) {
   EXPECT_THROW(emopost::vision::align_face(picture, {left, left}, framing, 96), emopost::Error);
 }
 
+// A big face is area-averaged down before the warp: a pattern finer than the cut's pixels comes out
+// as its mean grey, not as the grain that sampling every fifth pixel gives.
+TEST(Align, BigFacesAreShrunkWithoutAliasing) {
+  cv::Mat picture(1200, 1200, CV_8UC1);
+  for (int y = 0; y < picture.rows; ++y)
+    for (int x = 0; x < picture.cols; ++x) picture.at<uchar>(y, x) = uchar((x + y) % 2 ? 255 : 0);
+  const emopost::vision::FaceFraming framing{{0.3, 0.37}, {0.67, 0.37}};
+  const cv::Point2d left(400, 500), right(580, 500);  // 180 pixels apart, 35.5 in the cut: shrunk 5 times
+  const auto out = emopost::vision::align_face(picture, {left, right}, framing, 96);
+  ASSERT_EQ(out.size(), cv::Size(96, 96));
+  cv::Scalar mean, deviation;
+  cv::meanStdDev(out, mean, deviation);
+  EXPECT_NEAR(mean[0], 127.5, 3.0);
+  EXPECT_LT(deviation[0], 3.0);
+  // Eyes still land where the framing puts them after the shrink.
+  cv::Mat dark(1200, 1200, CV_8UC1, cv::Scalar(0));
+  cv::circle(dark, left, 12, cv::Scalar(255), cv::FILLED);
+  const auto m = cv::moments(emopost::vision::align_face(dark, {left, right}, framing, 96), false);
+  EXPECT_LT(cv::norm(cv::Point2d(m.m10 / m.m00, m.m01 / m.m00) - cv::Point2d(0.3 * 96, 0.37 * 96)), 1.0);
+}
+
 TEST(Align, FramingFilesAreChecked) {
   const auto dir = fs::temp_directory_path() / ("emopost_framing_" + std::to_string(::getpid()));
   fs::create_directories(dir);

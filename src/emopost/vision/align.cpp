@@ -1,5 +1,6 @@
 #include "emopost/vision/align.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -41,6 +42,18 @@ cv::Mat align_face(const cv::Mat& image, const std::array<cv::Point2d, 2>& eyes,
   const double from_len = std::hypot(from.x, from.y);
   if (from_len < 1e-6) throw Error("the eyes of the face coincide", Errc::bad_image);
   const double scale = std::hypot(to.x, to.y) / from_len;
+  // Bilinear sampling reads the 2x2 pixels nearest each output pixel, so a warp that shrinks by more
+  // than 2 skips pixels and aliases: a big face in a photo came out grainy. Area-average the picture
+  // down first and warp what is left. FER2013's 48-pixel faces are always enlarged, so they are cut
+  // as before (and the face cache stays valid).
+  if (scale < 0.5) {
+    cv::Mat small;
+    const cv::Size size(std::max(1, int(std::lround(image.cols * scale))), std::max(1, int(std::lround(image.rows * scale))));
+    cv::resize(image, small, size, 0, 0, cv::INTER_AREA);
+    const double fx = double(size.width) / image.cols, fy = double(size.height) / image.rows;
+    const auto to_small = [&](const cv::Point2d& p) { return cv::Point2d((p.x + 0.5) * fx - 0.5, (p.y + 0.5) * fy - 0.5); };
+    return align_face(small, {to_small(eyes[0]), to_small(eyes[1])}, framing, side);
+  }
   const double angle = std::atan2(to.y, to.x) - std::atan2(from.y, from.x);
   const double c = scale * std::cos(angle), s = scale * std::sin(angle);
   const cv::Point2d target = framing.left_eye * side;
