@@ -157,6 +157,12 @@ TEST(Align, BigFacesAreShrunkWithoutAliasing) {
   cv::circle(dark, left, 12, cv::Scalar(255), cv::FILLED);
   const auto m = cv::moments(emopost::vision::align_face(dark, {left, right}, framing, 96), false);
   EXPECT_LT(cv::norm(cv::Point2d(m.m10 / m.m00, m.m01 / m.m00) - cv::Point2d(0.3 * 96, 0.37 * 96)), 1.0);
+  // Eyes far outside a tiny picture (landmarks of a face cut by the frame): a cut, not a loop.
+  for (const cv::Size size : {cv::Size(1, 1), cv::Size(3, 2), cv::Size(1, 40)}) {
+    const cv::Mat tiny(size, CV_8UC1, cv::Scalar(9));
+    const auto cut = emopost::vision::align_face(tiny, {cv::Point2d(-500, 0), cv::Point2d(500, 7)}, framing, 96);
+    EXPECT_EQ(cut.size(), cv::Size(96, 96)) << size;
+  }
 }
 
 TEST(Align, FramingFilesAreChecked) {

@@ -105,7 +105,6 @@ std::vector<cv::Mat> damaged(std::vector<cv::Mat> faces, const FaceReading& how)
   return faces;
 }
 
-
 std::vector<cv::Mat> read_clean_faces(const std::vector<data::FaceExample>& examples, int channels,
                                       const FaceReading& how, const std::string& split) {
   std::vector<cv::Mat> out;

@@ -45,8 +45,9 @@ cv::Mat align_face(const cv::Mat& image, const std::array<cv::Point2d, 2>& eyes,
   // Bilinear sampling reads the 2x2 pixels nearest each output pixel, so a warp that shrinks by more
   // than 2 skips pixels and aliases: a big face in a photo came out grainy. Area-average the picture
   // down first and warp what is left. FER2013's 48-pixel faces are always enlarged, so they are cut
-  // as before (and the face cache stays valid).
-  if (scale < 0.5) {
+  // as before (and the face cache stays valid). Each shrink makes the picture smaller, so a tiny
+  // picture whose eyes the landmark net put far outside it ends at one pixel, not in a loop.
+  if (scale < 0.5 && (image.cols > 1 || image.rows > 1)) {
     cv::Mat small;
     const cv::Size size(std::max(1, int(std::lround(image.cols * scale))), std::max(1, int(std::lround(image.rows * scale))));
     cv::resize(image, small, size, 0, 0, cv::INTER_AREA);
