@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (auto read : {+[](const nlohmann::json& c) { (void)io::DistilBertConfig::from_json(c).to_json(); },
                       +[](const nlohmann::json& c) { (void)io::ViTConfig::from_json(c).to_json(); },
                       +[](const nlohmann::json& c) { (void)io::ResNetConfig::from_json(c).to_json(); },
+                      +[](const nlohmann::json& c) { (void)io::FaceExpressionConfig::from_json(c).to_json(); },
                       +[](const nlohmann::json& c) { (void)io::ImageProcessorConfig::from_json(c).to_json(); }}) {
       try {
         read(j);

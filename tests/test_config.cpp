@@ -262,6 +262,24 @@ TEST(HfConfig, WrongTypesNameTheKey) {
   expect_error([] { ViTConfig::from_json({{"model_type", "distilbert"}}); }, "model_type");
 }
 
+// face-api's expression net as a face model: emopost's own model_type, its input keys checked.
+TEST(HfConfig, FaceExpressionConfig) {
+  const json j = {{"model_type", "face_expression"}, {"num_channels", 1}, {"input_size", 112},
+                  {"id2label", {{"0", "anger"}, {"1", "joy"}}}, {"source", "npm"}};
+  const auto c = FaceExpressionConfig::from_json(j);
+  EXPECT_EQ(c.id2label, (std::vector<std::string>{"anger", "joy"}));
+  EXPECT_EQ(c.mean_rgb.size(), 3u);
+  const auto back = c.to_json();
+  EXPECT_EQ(back["source"], "npm");  // unknown keys survive
+  EXPECT_EQ(back["architectures"][0], "FaceExpressionNet");
+  EXPECT_EQ(FaceExpressionConfig::from_json(back).to_json(), back);
+  expect_error([] { FaceExpressionConfig::from_json({{"model_type", "resnet"}}); }, "model_type");
+  expect_error([] { FaceExpressionConfig::from_json({{"model_type", "face_expression"}, {"num_channels", 2}}); }, "num_channels");
+  expect_error([] { FaceExpressionConfig::from_json({{"model_type", "face_expression"}, {"input_size", 100}}); }, "input_size");
+  expect_error([] { FaceExpressionConfig::from_json({{"model_type", "face_expression"}, {"pixel_std", 0}}); }, "pixel_std");
+  expect_error([] { FaceExpressionConfig::from_json({{"model_type", "face_expression"}, {"mean_rgb", {1, 2}}}); }, "mean_rgb");
+}
+
 TEST(HfConfig, FileErrorsNameThePath) {
   expect_error([] { read_json_file("/nonexistent/emopost/config.json"); },
                "/nonexistent/emopost/config.json");

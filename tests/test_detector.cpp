@@ -1,8 +1,9 @@
 // The CNN face detector against face-api itself: the package's Tiny Face Detector run in Node on
 // the pure-JavaScript tfjs CPU backend (scripts/detector-goldens/make_goldens.cjs) gave the boxes,
 // scores and one raw output grid in tests/data/detector/goldens.json. The C++ detector, on the
-// same PNG pixels, must match them: every box at IoU >= 0.95, every score within 1e-3. Also the
-// tfjs weights reader, the conversion, and corrupt checkpoints.
+// same PNG pixels, must match them: every box at IoU >= 0.95, every score within 1e-3. The landmark
+// and expression nets likewise, face by face. Also the tfjs weights reader, the conversions, and
+// corrupt checkpoints.
 #include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
 
 #include <gtest/gtest.h>
@@ -13,9 +14,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include "emopost/core/json.h"
+#include "emopost/core/labels.h"
 #include "emopost/io/tfjs.h"
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/expression_net.h"
+#include "emopost/models/face_api.h"
 #include "emopost/models/face_detector.h"
+#include "emopost/models/folder.h"
+#include "emopost/models/image_classifier.h"
 #include "emopost/vision/preprocess.h"
 #include "support.h"
 
@@ -49,6 +55,18 @@ fs::path scratch(const std::string& what) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+// Calls fn(picture, face) for every face face-api found at input 416 in the golden photos; returns their count.
+template <class Fn>
+size_t for_each_golden_face(Fn&& fn) {
+  const auto goldens = read_json_file(kData / "goldens.json");
+  size_t faces = 0;
+  for (const auto& photo : goldens["photos"]) {
+    const auto rgb = read_rgb(kData / photo["file"].get<std::string>());
+    for (const auto& face : photo["runs"][0]["faces"]) fn(rgb, face), ++faces;
+  }
+  return faces;
 }
 
 }  // namespace
@@ -202,23 +220,17 @@ TEST(CnnDetector, NoFaceAbstainsAndSmallCropsAreTakenWhole) {
 // 416, the same crop, and each of the 68 points within 0.05 pixels of the package's.
 TEST(Landmarks, MatchFaceApiOnEveryGoldenFace) {
   const auto landmarker = models::FaceLandmarker::load(kRoot / "models/landmarks");
-  const auto goldens = read_json_file(kData / "goldens.json");
-  size_t faces = 0;
   double worst = 0;
-  for (const auto& photo : goldens["photos"]) {
-    const auto rgb = read_rgb(kData / photo["file"].get<std::string>());
-    for (const auto& face : photo["runs"][0]["faces"]) {
-      const auto b = face["box"], c = face["crop"];
-      const auto found = landmarker.detect(rgb, cv::Rect2d(b[0], b[1], b[2], b[3]));
-      EXPECT_EQ(found.crop, cv::Rect(c[0], c[1], c[2], c[3]));
-      for (size_t i = 0; i < 68; ++i) {
-        const cv::Point2d expected(face["landmarks"][i][0].get<double>() + found.crop.x,
-                                   face["landmarks"][i][1].get<double>() + found.crop.y);
-        worst = std::max(worst, cv::norm(found.points[i] - expected));
-      }
-      ++faces;
+  const size_t faces = for_each_golden_face([&](const cv::Mat& rgb, const nlohmann::json& face) {
+    const auto b = face["box"], c = face["crop"];
+    const auto found = landmarker.detect(rgb, cv::Rect2d(b[0], b[1], b[2], b[3]));
+    EXPECT_EQ(found.crop, cv::Rect(c[0], c[1], c[2], c[3]));
+    for (size_t i = 0; i < 68; ++i) {
+      const cv::Point2d expected(face["landmarks"][i][0].get<double>() + found.crop.x,
+                                 face["landmarks"][i][1].get<double>() + found.crop.y);
+      worst = std::max(worst, cv::norm(found.points[i] - expected));
     }
-  }
+  });
   EXPECT_GE(faces, 15u);
   EXPECT_LT(worst, 0.05);
   std::printf("%zu faces x 68 landmarks: largest distance from face-api's %.2e pixels\n", faces, worst);
@@ -257,4 +269,83 @@ TEST(CnnDetector, CutsFacesAlignedWhenItHasLandmarks) {
   }
   const auto framing = vision::FaceFraming::load(kRoot / "models/landmarks/framing.json");
   EXPECT_NEAR(framing.left_eye.y, framing.right_eye.y, 0.02);  // FER2013's eyes are level
+}
+
+// face-api's expression net, converted to an emopost face model: on every face the package found at
+// 416, the same crop read the package's way, the 7 probabilities within 1e-4 of the package's own
+// (whose order is neutral, happy, sad, angry, fearful, disgusted, surprised).
+TEST(ExpressionNet, MatchesFaceApiOnEveryGoldenFace) {
+  const auto dir = scratch("expression");
+  models::convert_face_expression(kData / "tfjs/face_expression_model-weights_manifest.json", dir);
+  auto net = models::load_expression_net(dir);
+  const std::array<float, 3> mean{122.782f, 117.001f, 104.298f};
+  const int ours[] = {4, 3, 5, 0, 2, 1, 6};  // face-api's i-th expression is emopost's label ours[i]
+  double worst = 0;
+  const size_t faces = for_each_golden_face([&](const cv::Mat& rgb, const nlohmann::json& face) {
+    const auto c = face["crop"];
+    const cv::Mat crop = rgb(cv::Rect(c[0], c[1], c[2], c[3]));
+    torch::NoGradGuard no_grad;
+    const auto probs = torch::softmax(net->forward_face_api(models::face_api::input(crop, 112, mean, true)), 1)[0];
+    ASSERT_EQ(face["expressions"].size(), 7u);
+    for (int i = 0; i < 7; ++i)
+      worst = std::max(worst, std::abs(probs[ours[i]].item<double>() - face["expressions"][i].get<double>()));
+  });
+  EXPECT_GE(faces, 15u);
+  EXPECT_LT(worst, 1e-4);
+  std::printf("%zu faces x 7 expressions: largest difference from face-api's %.2e\n", faces, worst);
+  fs::remove_all(dir);
+}
+
+// As a face model: emopost's labels, grey faces at the face models' side, a save that loads back to
+// the same logits, and a member of a ResNet ensemble.
+TEST(ExpressionNet, IsAFaceModelLikeTheOthers) {
+  const auto dir = scratch("expression_model");
+  models::convert_face_expression(kData / "tfjs/face_expression_model-weights_manifest.json", dir / "converted");
+  auto model = models::ImageClassifier::load(dir / "converted");
+  EXPECT_EQ(model.model_type(), "face_expression");
+  EXPECT_EQ(model.labels(), std::vector<std::string>(kLabels.begin(), kLabels.end()));
+  EXPECT_EQ(model.num_channels(), 1);
+  const auto processor = models::read_processor_config(dir / "converted", model);
+  EXPECT_EQ(processor.height, 64);
+  EXPECT_EQ(models::load_face_folder(dir / "converted").model.model_type(), "face_expression");  // as predict loads it
+  torch::manual_seed(3);
+  const auto faces = torch::rand({2, 1, 64, 64}) * 2 - 1;
+  model.module().eval();
+  torch::NoGradGuard no_grad;
+  const auto logits = model.forward(faces);
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 7}));
+  // A batch past the inference slice reads as its rows do.
+  const auto many = torch::rand({40, 1, 64, 64}) * 2 - 1;
+  EXPECT_TRUE(torch::allclose(model.forward(many), torch::cat({model.forward(many.slice(0, 0, 20)),
+                                                               model.forward(many.slice(0, 20))}), 1e-5, 1e-5));
+  model.save(dir / "saved", torch::kFloat);
+  auto back = models::ImageClassifier::load(dir / "saved");
+  back.module().eval();
+  EXPECT_TRUE(torch::allclose(back.forward(faces), logits, 1e-5, 1e-5));
+  // A grey face at 64 reads as the package reads the same face in RGB at 112.
+  const auto grey = torch::full({1, 1, 64, 64}, 0.2);
+  const auto rgb = (torch::full({1, 3, 112, 112}, 0.6) -
+                    torch::tensor({122.782f, 117.001f, 104.298f}).view({1, 3, 1, 1}) / 255.0).contiguous();
+  auto net = models::load_expression_net(dir / "saved");
+  EXPECT_TRUE(torch::allclose(model.forward(grey), net->forward_face_api(rgb), 1e-4, 1e-4));
+  // It joins an ensemble of grey models that take any side.
+  auto resnet = models::ImageClassifier::load(kRoot / "models/face/member-c");
+  resnet.add_member(std::move(model));
+  resnet.module().eval();
+  EXPECT_EQ(resnet.forward(faces).sizes(), (std::vector<int64_t>{2, 7}));
+  fs::remove_all(dir);
+}
+
+TEST(ExpressionNet, CorruptCheckpointsAndWrongWeightsAreBadModel) {
+  const auto dir = scratch("expression_bad");
+  expect_error_code([&] { models::convert_face_expression(kManifest, dir / "x"); }, "bad_model", "expression net");
+  models::convert_face_expression(kData / "tfjs/face_expression_model-weights_manifest.json", dir / "m");
+  const auto bytes = read_bytes(dir / "m/model.safetensors");
+  std::ofstream(dir / "m/model.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  expect_error_code([&] { models::ImageClassifier::load(dir / "m"); }, "bad_model", "");
+  auto config = read_json_file(dir / "m/config.json");
+  config["num_channels"] = 2;
+  write_json_file(dir / "m/config.json", config);
+  expect_error_code([&] { models::ImageClassifier::load(dir / "m"); }, "bad_model", "num_channels");
+  fs::remove_all(dir);
 }

@@ -1,11 +1,12 @@
-// Golden outputs of face-api's Tiny Face Detector and its tiny 68-point landmark net for emopost's
-// parity test (tests/test_detector.cpp).
+// Golden outputs of face-api's Tiny Face Detector, its tiny 68-point landmark net and its expression
+// net for emopost's parity tests (tests/test_detector.cpp).
 // It runs the npm package itself, on the pure-JavaScript tfjs CPU backend, over the sample photos:
 // each photo is decoded (jpeg-js), scaled to PHOTO_WIDTH, saved as PNG (lossless, so the C++ test
 // reads the very same pixels), and run through the detector at two input sizes. The boxes, scores
 // and the raw 13x13 output of the first photo go to goldens.json; at input size 416, so do each
 // face's crop (the box clipped and floored, as face-api cuts it) and its 68 landmarks in the crop's
-// pixels (face-api's `unshiftedLandmarks`).
+// pixels (face-api's `unshiftedLandmarks`), and the expression net's 7 probabilities for the same crop
+// (face-api's order: neutral, happy, sad, angry, fearful, disgusted, surprised).
 //   cd scripts/detector-goldens && npm ci && node make_goldens.cjs
 const fs = require('fs');
 const path = require('path');
@@ -30,6 +31,7 @@ const photos = ['group1.jpg', 'group3.jpg', 'group5.jpg', 'group6.jpg', 'no_face
   };
   await load(faceapi.nets.tinyFaceDetector, 'tiny_face_detector_model');
   await load(faceapi.nets.faceLandmark68TinyNet, 'face_landmark_68_tiny_model');
+  await load(faceapi.nets.faceExpressionNet, 'face_expression_model');
 
   const goldens = { package: '@vladmandic/face-api@1.7.15', backend: tf.getBackend(), tfjs: tf.version.tfjs, photos: [] };
   for (const name of photos) {
@@ -58,6 +60,10 @@ const photos = ['group1.jpg', 'group3.jpg', 'group5.jpg', 'group6.jpg', 'no_face
           const crop = r.detection.box.clipAtImageBorders(PHOTO_WIDTH, height);
           faces[i].crop = [crop.x, crop.y, crop.width, crop.height];
           faces[i].landmarks = r.unshiftedLandmarks.positions.map((p) => [p.x, p.y]);
+        });
+        const withExpressions = await faceapi.detectAllFaces(small, options).withFaceExpressions();
+        withExpressions.forEach((r, i) => {
+          faces[i].expressions = faceapi.FACE_EXPRESSION_LABELS.map((label) => r.expressions[label]);
         });
       }
       entry.runs.push({ input_size: inputSize, score_threshold: 0.3, faces });

@@ -291,6 +291,40 @@ nlohmann::json ResNetConfig::to_json() const {
   return j;
 }
 
+FaceExpressionConfig FaceExpressionConfig::from_json(const nlohmann::json& j) {
+  FaceExpressionConfig c;
+  Reader r(j, "face expression config");
+  r.expect_model_type("face_expression");
+  r.get(c.num_channels, "num_channels");
+  r.get(c.input_size, "input_size");
+  r.get(c.pixel_mean, "pixel_mean");
+  r.get(c.pixel_std, "pixel_std");
+  if (auto v = r.take("mean_rgb")) {
+    if (!v->is_array() || v->size() != 3) r.fail("mean_rgb", "expected 3 numbers");
+    c.mean_rgb.clear();
+    for (const json& x : *v) c.mean_rgb.push_back(r.to_double("mean_rgb", x));
+  }
+  if (c.num_channels != 1 && c.num_channels != 3) r.fail("num_channels", "must be 1 (grey) or 3 (RGB)");
+  if (c.input_size < 16 || c.input_size > 1024 || c.input_size % 16)
+    r.fail("input_size", "must be a multiple of 16 from 16 to 1024");
+  if (!(c.pixel_std > 0)) r.fail("pixel_std", "must be positive");
+  c.id2label = r.labels();
+  c.extra = std::move(r).rest();
+  return c;
+}
+
+nlohmann::json FaceExpressionConfig::to_json() const {
+  json j = base_of(extra);
+  j["num_channels"] = num_channels;
+  j["input_size"] = input_size;
+  j["pixel_mean"] = pixel_mean;
+  j["pixel_std"] = pixel_std;
+  j["mean_rgb"] = mean_rgb;
+  j["model_type"] = "face_expression";
+  put_labels(j, id2label, "FaceExpressionNet");
+  return j;
+}
+
 std::string model_type_of(const nlohmann::json& config) {
   auto it = config.is_object() ? config.find("model_type") : config.end();
   return it != config.end() && it->is_string() ? it->get<std::string>() : "";

@@ -76,6 +76,22 @@ struct ResNetConfig {
   nlohmann::json to_json() const;
 };
 
+// face-api's expression net as an emopost face model (not a transformers architecture: its
+// model_type is emopost's own). It reads the face model's input as normalised by
+// preprocessor_config.json (pixel_mean, pixel_std; grey or RGB, any side) and turns it into the
+// package's: RGB at input_size, less mean_rgb, over 255.
+struct FaceExpressionConfig {
+  int num_channels = 1;
+  int input_size = 112;
+  double pixel_mean = 0.5, pixel_std = 0.5;
+  std::vector<double> mean_rgb{122.782, 117.001, 104.298};
+  std::vector<std::string> id2label;
+  nlohmann::json extra = nlohmann::json::object();
+
+  static FaceExpressionConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
 // The model_type of a config.json ("vit", "resnet", ...), or "" when it has none.
 std::string model_type_of(const nlohmann::json& config);
 

@@ -11,8 +11,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
-#include "emopost/io/tfjs.h"
-#include "emopost/models/checkpoint.h"
+#include "emopost/models/face_api.h"
 #include "emopost/models/names.h"
 
 namespace emopost::models {
@@ -63,53 +62,13 @@ struct NetImpl : nn::Module {
 };
 TORCH_MODULE(Net);
 
-// TensorFlow's 'same' padding for a k x k window at `stride`: the odd pixel goes after.
-torch::Tensor pad_same(const torch::Tensor& x, int64_t k, int64_t stride) {
-  auto pad = [&](int64_t size) { return std::max<int64_t>(((size + stride - 1) / stride - 1) * stride + k - size, 0); };
-  const int64_t h = pad(x.size(2)), w = pad(x.size(3));
-  return torch::constant_pad_nd(x, {w / 2, w - w / 2, h / 2, h - h / 2});
-}
-
-// A separable convolution with 'same' padding and a bias, no activation (face-api's common/).
-struct SameSeparableImpl : nn::Module {
-  nn::Conv2d depthwise{nullptr}, pointwise{nullptr};
-  torch::Tensor bias;
-  int64_t stride;
-  SameSeparableImpl(int64_t in, int64_t out, int64_t stride) : stride(stride) {
-    depthwise = register_module("depthwise", nn::Conv2d(nn::Conv2dOptions(in, in, 3).stride(stride).groups(in).bias(false)));
-    pointwise = register_module("pointwise", nn::Conv2d(nn::Conv2dOptions(in, out, 1).bias(false)));
-    bias = register_parameter("bias", torch::zeros({out}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) { return pointwise(depthwise(pad_same(x, 3, stride))) + bias.view({1, -1, 1, 1}); }
-};
-TORCH_MODULE(SameSeparable);
-
-// face-api's denseBlock3: a strided first convolution, then two whose outputs are summed densely.
-struct DenseBlockImpl : nn::Module {
-  nn::Conv2d first{nullptr};  // the first block's plain convolution
-  SameSeparable down{nullptr}, conv1{nullptr}, conv2{nullptr};
-  DenseBlockImpl(int64_t in, int64_t out, bool is_first) {
-    if (is_first) first = register_module("conv0", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(2)));
-    else down = register_module("conv0", SameSeparable(in, out, 2));
-    conv1 = register_module("conv1", SameSeparable(out, out, 1));
-    conv2 = register_module("conv2", SameSeparable(out, out, 1));
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    const auto out1 = torch::relu(first ? first(pad_same(x, 3, 2)) : down(x));
-    const auto out2 = conv1(out1);
-    const auto out3 = conv2(torch::relu(out1 + out2));
-    return torch::relu(out1 + out2 + out3);
-  }
-};
-TORCH_MODULE(DenseBlock);
-
 struct LandmarkNetImpl : nn::Module {
-  DenseBlock dense0{nullptr}, dense1{nullptr}, dense2{nullptr};
+  face_api::DenseBlock dense0{nullptr}, dense1{nullptr}, dense2{nullptr};
   nn::Linear fc{nullptr};
   LandmarkNetImpl() {
-    dense0 = register_module("dense0", DenseBlock(3, 32, true));
-    dense1 = register_module("dense1", DenseBlock(32, 64, false));
-    dense2 = register_module("dense2", DenseBlock(64, 128, false));
+    dense0 = register_module("dense0", face_api::DenseBlock(3, 32, true, 3));
+    dense1 = register_module("dense1", face_api::DenseBlock(32, 64, false, 3));
+    dense2 = register_module("dense2", face_api::DenseBlock(64, 128, false, 3));
     fc = register_module("fc", nn::Linear(128, 136));
   }
   torch::Tensor forward(const torch::Tensor& x) {
@@ -120,96 +79,6 @@ struct LandmarkNetImpl : nn::Module {
 TORCH_MODULE(LandmarkNet);
 
 double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
-
-// The picture padded to a square with zeros (at its bottom or right, or `centred` as face-api
-// centres it: the odd pixel before), resized as TensorFlow's legacy bilinear resize does (no
-// half-pixel centres), less the mean, over 255: face-api's input.
-torch::Tensor network_input(const cv::Mat& rgb, int size, const std::array<float, 3>& mean, bool centred = false) {
-  if (rgb.type() != CV_8UC3 || rgb.empty()) throw Error("face-api's nets read 8-bit RGB pictures", Errc::bad_image);
-  const int side = std::max(rgb.rows, rgb.cols);
-  const int diff = std::abs(rgb.rows - rgb.cols), before = centred ? diff - (diff + 1) / 2 : 0;
-  const int off_x = rgb.cols < rgb.rows ? before : 0, off_y = rgb.rows < rgb.cols ? before : 0;
-  const double ratio = double(side) / size;
-  std::vector<int> lo(size), hi(size);
-  std::vector<double> frac(size);
-  for (int i = 0; i < size; ++i) {
-    const double src = ratio * i;
-    lo[i] = std::max(0, int(std::floor(src)));
-    hi[i] = std::min(side - 1, int(std::ceil(src)));
-    frac[i] = src - lo[i];
-  }
-  auto input = torch::empty({1, 3, size, size});
-  auto* out = input.data_ptr<float>();
-  const int64_t plane = int64_t(size) * size;
-  // Rows and columns past the picture are the square's zero padding.
-  const std::vector<uint8_t> zeros(size_t(3) * side, 0);
-  auto row = [&](int y) { return y >= off_y && y - off_y < rgb.rows ? rgb.ptr<uint8_t>(y - off_y) : zeros.data(); };
-  auto column = [&](int x) { return x >= off_x && x - off_x < rgb.cols ? 3 * (x - off_x) : -1; };
-  std::vector<int> lo3(size), hi3(size);  // byte offsets of the columns, -1 in the padding
-  for (int i = 0; i < size; ++i) lo3[i] = column(lo[i]), hi3[i] = column(hi[i]);
-  for (int r = 0; r < size; ++r) {
-    const uint8_t *top_row = row(lo[r]), *bottom_row = row(hi[r]);
-    const double fr = frac[r];
-    for (int col = 0; col < size; ++col) {
-      const double fc = frac[col];
-      for (int c = 0; c < 3; ++c) {
-        const double tl = lo3[col] < 0 ? 0 : top_row[lo3[col] + c], tr = hi3[col] < 0 ? 0 : top_row[hi3[col] + c];
-        const double bl = lo3[col] < 0 ? 0 : bottom_row[lo3[col] + c], br = hi3[col] < 0 ? 0 : bottom_row[hi3[col] + c];
-        const double top = tl + (tr - tl) * fc, bottom = bl + (br - bl) * fc;
-        const float v = float(top + (bottom - top) * fr);
-        out[c * plane + int64_t(r) * size + col] = (v - mean[c]) / 255.0f;
-      }
-    }
-  }
-  return input;
-}
-
-// Every parameter of `net` from `file`, by name and shape, and nothing else; then NHWC, which lets
-// oneDNN run the depthwise convolutions.
-void load_weights(nn::Module& net, const fs::path& file) {
-  const auto tensors = load_tensors(file);
-  torch::NoGradGuard no_grad;
-  for (auto& item : net.named_parameters()) {
-    const auto it = tensors.find(item.key());
-    if (it == tensors.end()) throw Error(fmt::format("{}: weight {} is missing", file.string(), item.key()), Errc::bad_model);
-    if (it->second.sizes() != item.value().sizes())
-      throw Error(fmt::format("{}: weight {} has shape {}, not {}", file.string(), item.key(),
-                              fmt::join(it->second.sizes(), "x"), fmt::join(item.value().sizes(), "x")),
-                  Errc::bad_model);
-    item.value().copy_(it->second.to(torch::kFloat));
-  }
-  if (tensors.size() != net.named_parameters().size())
-    throw Error(fmt::format("{}: it holds weights the model does not have", file.string()), Errc::bad_model);
-  for (auto& p : net.parameters())
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  net.eval();
-}
-
-// face-api's tfjs weights to a model folder: renamed by `names`, in torch's layouts.
-void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
-                  const char* what, const fs::path& out_dir, const nlohmann::json& config) {
-  std::map<std::string, io::TfjsTensor> weights;
-  for (auto& t : io::read_tfjs_weights(manifest)) weights.emplace(t.name, std::move(t));
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& [tfjs, ours] : names) {
-    const auto it = weights.find(tfjs);
-    if (it == weights.end())
-      throw Error(fmt::format("{}: no weight \"{}\"; is this face-api's {}?", manifest.string(), tfjs, what),
-                  Errc::bad_model);
-    auto t = torch::from_blob(it->second.values.data(), it->second.shape, torch::kFloat).clone();
-    const auto tail = tfjs.substr(tfjs.rfind('/') + 1);
-    if (t.dim() == 4) t = tail == "depthwise_filter" ? t.permute({2, 3, 0, 1}) : t.permute({3, 2, 0, 1});  // HWIO -> OIHW
-    if (t.dim() == 2) t = t.t();  // a dense layer's [in, out] -> torch's [out, in]
-    out.emplace_back(ours, t.contiguous());
-    weights.erase(it);
-  }
-  if (!weights.empty())
-    throw Error(fmt::format("{}: weight \"{}\" is not the {}'s", manifest.string(), weights.begin()->first, what),
-                Errc::bad_model);
-  fs::create_directories(out_dir);
-  save_tensors(out_dir / "model.safetensors", out);
-  write_json_file(out_dir / "config.json", config);
-}
 
 DetectorConfig read_config(const fs::path& file) {
   const auto j = read_json_file(file);
@@ -239,7 +108,7 @@ struct TinyFaceDetector::Impl {
   torch::Tensor run(const cv::Mat& rgb, int size) const {
     c10::InferenceMode inference;
     // NCHW out, NHWC as tfjs lays it: [cells, cells, anchors * 5]
-    const auto x = network_input(rgb, size, config.mean_rgb).contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto x = face_api::input(rgb, size, config.mean_rgb).contiguous(torch::MemoryFormat::ChannelsLast);
     return net->forward(x).permute({0, 2, 3, 1}).contiguous()[0];
   }
 };
@@ -262,7 +131,7 @@ TinyFaceDetector TinyFaceDetector::load_checked(const fs::path& dir) {
   TinyFaceDetector d;
   d.impl_->config = read_config(dir / "config.json");
   d.impl_->net = Net(int64_t(d.impl_->config.anchors.size()) * 5);
-  load_weights(*d.impl_->net, dir / "model.safetensors");
+  face_api::load_weights(*d.impl_->net, dir / "model.safetensors");
   d.impl_->net->eval();
   return d;
 }
@@ -391,7 +260,7 @@ FaceLandmarker FaceLandmarker::load(const fs::path& dir) {
       throw Error(fmt::format("{}: model_type is not \"face_landmark_68_tiny\"", (dir / "config.json").string()),
                   Errc::bad_model);
     l.impl_->net = LandmarkNet();
-    load_weights(*l.impl_->net, dir / "model.safetensors");
+    face_api::load_weights(*l.impl_->net, dir / "model.safetensors");
     return l;
   } catch (const Error& e) {
     throw Error(fmt::format("face landmarks {}: {}", dir.string(), e.what()), Errc::bad_model);
@@ -408,7 +277,7 @@ FaceLandmarks FaceLandmarker::detect(const cv::Mat& rgb, const cv::Rect2d& box) 
     throw Error("the face box lies outside the picture", Errc::bad_image);
   const cv::Mat face = rgb(out.crop);
   c10::InferenceMode inference;
-  const auto input = network_input(face, 112, impl_->mean, /*centred=*/true).contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto input = face_api::input(face, 112, impl_->mean, /*centred=*/true).contiguous(torch::MemoryFormat::ChannelsLast);
   const auto raw = impl_->net->forward(input).contiguous();
   const float* v = raw.data_ptr<float>();
   // From the 112-pixel square back to the crop, as face-api's postProcess does.
@@ -423,7 +292,7 @@ FaceLandmarks FaceLandmarker::detect(const cv::Mat& rgb, const cv::Rect2d& box) 
 }
 
 void convert_face_landmarks_tiny(const fs::path& manifest, const fs::path& out_dir) {
-  convert_tfjs(manifest, face_landmarks_tiny_names(), "tiny 68-point landmark net", out_dir,
+  face_api::convert_tfjs(manifest, face_landmarks_tiny_names(), "tiny 68-point landmark net", out_dir,
                {{"model_type", "face_landmark_68_tiny"},
                 {"source", "npm @vladmandic/face-api@1.7.15, model/face_landmark_68_tiny_model (MIT)"},
                 {"input_size", 112},
@@ -432,7 +301,7 @@ void convert_face_landmarks_tiny(const fs::path& manifest, const fs::path& out_d
 
 void convert_tiny_face_detector(const fs::path& manifest, const fs::path& out_dir) {
   // face-api's constants for this model (src/tinyFaceDetector/const.ts, TinyYolov2Options).
-  convert_tfjs(manifest, tiny_face_detector_names(), "Tiny Face Detector", out_dir,
+  face_api::convert_tfjs(manifest, tiny_face_detector_names(), "Tiny Face Detector", out_dir,
                {{"model_type", "tiny_face_detector"},
                 {"source", "npm @vladmandic/face-api@1.7.15, model/tiny_face_detector_model (MIT)"},
                 {"input_size", 416},

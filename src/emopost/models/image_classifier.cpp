@@ -12,8 +12,8 @@ namespace {
 std::string checked_type(const nlohmann::json& config, const std::string& origin) {
   auto type = io::model_type_of(config);
   if (type.empty()) type = "vit";  // configs written before ResNet existed name no type
-  if (type != "vit" && type != "resnet")
-    throw Error(origin + ": model_type \"" + type + "\" is not an image classifier (use vit or resnet)");
+  if (type != "vit" && type != "resnet" && type != "face_expression")
+    throw Error(origin + ": model_type \"" + type + "\" is not an image classifier (use vit, resnet or face_expression)");
   return type;
 }
 
@@ -22,19 +22,30 @@ std::string checked_type(const nlohmann::json& config, const std::string& origin
 ImageClassifier ImageClassifier::load(const std::filesystem::path& dir, const LoadOptions& options) {
   ImageClassifier m;
   auto config_file = dir / "config.json";
-  if (checked_type(read_json_file(config_file), config_file.string()) == "vit")
+  const auto type = checked_type(read_json_file(config_file), config_file.string());
+  if (type == "vit") {
     m.vit_ = load_vit(dir, options);
-  else
+  } else if (type == "resnet") {
     m.resnet_ = load_resnet(dir, options);
+  } else {
+    m.expression_ = load_expression_net(dir);
+    if (options.labels && *options.labels != m.labels())
+      throw Error(config_file.string() + ": the expression net's labels differ from the ones asked for", Errc::bad_model);
+  }
   return m;
 }
 
 ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std::vector<std::string> labels) {
   ImageClassifier m;
-  if (checked_type(model_config, "model_config") == "vit") {
+  const auto type = checked_type(model_config, "model_config");
+  if (type == "vit") {
     auto c = io::ViTConfig::from_json(model_config);
     c.id2label = std::move(labels);
     m.vit_ = ViT(c);
+  } else if (type == "face_expression") {
+    auto c = io::FaceExpressionConfig::from_json(model_config);
+    c.id2label = std::move(labels);
+    m.expression_ = ExpressionNet(c);
   } else {
     auto c = io::ResNetConfig::from_json(model_config);
     c.id2label = std::move(labels);
@@ -71,7 +82,9 @@ void ImageClassifier::add_member(ImageClassifier member) {
 }
 
 torch::Tensor ImageClassifier::forward_one(const torch::Tensor& pixels) {
-  auto run = [&](const torch::Tensor& x) { return vit_ ? vit_->forward(x) : resnet_->forward(x); };
+  auto run = [&](const torch::Tensor& x) {
+    return vit_ ? vit_->forward(x) : resnet_ ? resnet_->forward(x) : expression_->forward(x);
+  };
   if (!mirror_average_) return run(pixels);
   // One batch for both views: twice the rows, one pass.
   auto both = run(torch::cat({pixels, pixels.flip({3})}, 0));
@@ -80,15 +93,17 @@ torch::Tensor ImageClassifier::forward_one(const torch::Tensor& pixels) {
 }
 
 torch::nn::Module& ImageClassifier::module() {
-  return vit_ ? static_cast<torch::nn::Module&>(*vit_) : *resnet_;
+  if (vit_) return *vit_;
+  if (resnet_) return *resnet_;
+  return *expression_;
 }
 
 int ImageClassifier::num_channels() const {
-  return vit_ ? vit_->config().num_channels : resnet_->config().num_channels;
+  return vit_ ? vit_->config().num_channels : resnet_ ? resnet_->config().num_channels : expression_->config().num_channels;
 }
 
 const std::vector<std::string>& ImageClassifier::labels() const {
-  return vit_ ? vit_->config().id2label : resnet_->config().id2label;
+  return vit_ ? vit_->config().id2label : resnet_ ? resnet_->config().id2label : expression_->config().id2label;
 }
 
 int ImageClassifier::image_size() const { return vit_ ? vit_->config().image_size : 0; }
@@ -104,8 +119,10 @@ void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType f
                 "; save its members one by one, each into a folder of its own");
   if (vit_)
     save_pretrained(vit_, dir, float_dtype);
-  else
+  else if (resnet_)
     save_pretrained(resnet_, dir, float_dtype);
+  else
+    save_expression_net(expression_, dir, float_dtype);
 }
 
 io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model) {

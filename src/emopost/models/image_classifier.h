@@ -1,6 +1,6 @@
 #pragma once
-// The face model, whichever architecture a checkpoint holds (config.json's model_type): ViT or
-// ResNet. Training, evaluation and prediction go through this, so they never branch on it.
+// The face model, whichever architecture a checkpoint holds (config.json's model_type): ViT,
+// ResNet or face-api's expression net. Training, evaluation and prediction go through this, so they never branch on it.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -9,22 +9,23 @@
 #include <torch/torch.h>
 
 #include "emopost/models/checkpoint.h"
+#include "emopost/models/expression_net.h"
 
 namespace emopost::models {
 
 class ImageClassifier {
  public:
-  // A checkpoint folder; model_type "vit" (also the default when absent) or "resnet".
+  // A checkpoint folder; model_type "vit" (also the default when absent), "resnet" or "face_expression".
   static ImageClassifier load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // A fresh model from config.json keys, with `labels` as its head.
   static ImageClassifier create(const nlohmann::json& model_config, std::vector<std::string> labels);
 
   torch::Tensor forward(const torch::Tensor& pixel_values);  // logits [B, num_labels]
   torch::nn::Module& module();
-  std::string model_type() const { return vit_ ? "vit" : "resnet"; }
+  std::string model_type() const { return vit_ ? "vit" : resnet_ ? "resnet" : "face_expression"; }
   int num_channels() const;
   const std::vector<std::string>& labels() const;  // config.json's id2label
-  // The input side the model is built for, or 0 when it takes any (ResNet).
+  // The input side the model is built for, or 0 when it takes any (ResNet, the expression net).
   int image_size() const;
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
   void quantize_int8();
@@ -47,6 +48,7 @@ class ImageClassifier {
   std::vector<ImageClassifier> members_;
   ViT vit_{nullptr};
   ResNet resnet_{nullptr};
+  ExpressionNet expression_{nullptr};
 };
 
 // The preprocessor_config.json beside a face checkpoint, checked against the model's input side.

@@ -102,22 +102,35 @@ const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names
   return names;
 }
 
+namespace {
+
+// face-api's face feature extractors: `blocks` dense blocks of `convs` convolutions (the first
+// block's first one plain, the rest separable), then a dense layer "fc".
+std::vector<std::pair<std::string, std::string>> face_feature_names(int blocks, int convs) {
+  std::vector<std::pair<std::string, std::string>> n{{"dense0/conv0/filters", "dense0.conv0.weight"},
+                                                     {"dense0/conv0/bias", "dense0.conv0.bias"}};
+  for (int b = 0; b < blocks; ++b)
+    for (int k = b == 0 ? 1 : 0; k < convs; ++k) {
+      const auto t = "dense" + std::to_string(b) + "/conv" + std::to_string(k);
+      const auto o = "dense" + std::to_string(b) + ".conv" + std::to_string(k);
+      n.push_back({t + "/depthwise_filter", o + ".depthwise.weight"});
+      n.push_back({t + "/pointwise_filter", o + ".pointwise.weight"});
+      n.push_back({t + "/bias", o + ".bias"});
+    }
+  n.push_back({"fc/weights", "fc.weight"});
+  n.push_back({"fc/bias", "fc.bias"});
+  return n;
+}
+
+}  // namespace
+
 const std::vector<std::pair<std::string, std::string>>& face_landmarks_tiny_names() {
-  static const auto names = [] {
-    std::vector<std::pair<std::string, std::string>> n{{"dense0/conv0/filters", "dense0.conv0.weight"},
-                                                       {"dense0/conv0/bias", "dense0.conv0.bias"}};
-    for (int b = 0; b < 3; ++b)
-      for (int k = b == 0 ? 1 : 0; k < 3; ++k) {
-        const auto t = "dense" + std::to_string(b) + "/conv" + std::to_string(k);
-        const auto o = "dense" + std::to_string(b) + ".conv" + std::to_string(k);
-        n.push_back({t + "/depthwise_filter", o + ".depthwise.weight"});
-        n.push_back({t + "/pointwise_filter", o + ".pointwise.weight"});
-        n.push_back({t + "/bias", o + ".bias"});
-      }
-    n.push_back({"fc/weights", "fc.weight"});
-    n.push_back({"fc/bias", "fc.bias"});
-    return n;
-  }();
+  static const auto names = face_feature_names(3, 3);
+  return names;
+}
+
+const std::vector<std::pair<std::string, std::string>>& face_expression_names() {
+  static const auto names = face_feature_names(4, 4);
   return names;
 }
 

@@ -51,5 +51,7 @@ std::optional<std::string> canonical_key(const std::string& key, const Architect
 const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names();
 // face-api's tiny 68-point landmark net, likewise (models/landmarks/model.safetensors).
 const std::vector<std::pair<std::string, std::string>>& face_landmarks_tiny_names();
+// face-api's expression net (four dense blocks of four and a dense layer to 7 expressions).
+const std::vector<std::pair<std::string, std::string>>& face_expression_names();
 
 }  // namespace emopost::models

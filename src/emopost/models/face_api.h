@@ -1,0 +1,57 @@
+#pragma once
+// The pieces face-api's nets share (npm @vladmandic/face-api, MIT), in libtorch: TensorFlow's
+// 'same' padding, separable convolutions with a bias, the densely summed blocks of its face
+// feature extractors, its input (a square of the picture less a mean), and its tfjs weights turned
+// into model folders. The Tiny Face Detector, the landmark net and the expression net are built
+// from these, and each matches the package's own run in Node (tests/test_detector.cpp).
+#include <array>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+namespace emopost::models::face_api {
+
+// TensorFlow's 'same' padding for a k x k window at `stride`: the odd pixel goes after.
+torch::Tensor pad_same(const torch::Tensor& x, int64_t k, int64_t stride);
+
+// A separable convolution with 'same' padding and a bias, no activation (face-api's common/).
+struct SameSeparableImpl : torch::nn::Module {
+  torch::nn::Conv2d depthwise{nullptr}, pointwise{nullptr};
+  torch::Tensor bias;
+  int64_t stride;
+  SameSeparableImpl(int64_t in, int64_t out, int64_t stride);
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(SameSeparable);
+
+// face-api's denseBlock3 and denseBlock4 (`convs` 3 or 4): a strided first convolution (a plain
+// one in the first block), then separable ones, each reading the ReLU of the sum of all before it.
+struct DenseBlockImpl : torch::nn::Module {
+  torch::nn::Conv2d first{nullptr};  // the first block's plain convolution
+  SameSeparable down{nullptr};
+  std::vector<SameSeparable> convs;
+  DenseBlockImpl(int64_t in, int64_t out, bool is_first, int convs);
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(DenseBlock);
+
+// The picture padded to a square with zeros (at its bottom or right, or `centred` as face-api
+// centres it: the odd pixel before), resized as TensorFlow's legacy bilinear resize does (no
+// half-pixel centres), less the mean, over 255: face-api's input [1, 3, size, size].
+torch::Tensor input(const cv::Mat& rgb, int size, const std::array<float, 3>& mean, bool centred = false);
+
+// Every parameter of `net` from `file`, by name and shape, and nothing else (bad_model otherwise).
+void load_weights(torch::nn::Module& net, const std::filesystem::path& file);
+
+// face-api's tfjs weights (`manifest` and its shards) to a model folder: renamed by `names`, in
+// torch's layouts (filters to OIHW, dense layers transposed), with `config` as config.json.
+// `what` names the net in errors.
+void convert_tfjs(const std::filesystem::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
+                  const char* what, const std::filesystem::path& out_dir, const nlohmann::json& config);
+
+}  // namespace emopost::models::face_api
