@@ -112,10 +112,11 @@ TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) 
 FaceModelFolder load_face_folder(const fs::path& dir) {
   return load_folder(dir, "face", [&] {
     const auto config = read_json_file(dir / "config.json");
-    // ImageClassifier sizes the head from config.json's own labels, so they are checked after it
-    // loads, through its one dispatch on model_type rather than a second one here.
+    const auto type = io::model_type_of(config);
+    check_labels(type == "resnet"            ? io::ResNetConfig::from_json(config).id2label
+                 : type == "face_expression" ? io::FaceExpressionConfig::from_json(config).id2label
+                                             : io::ViTConfig::from_json(config).id2label);
     auto model = ImageClassifier::load(dir);
-    check_labels(model.labels());
     const auto processor = read_processor_config(dir, model);
     auto pre = vision::from_processor_config(processor, model.num_channels());
     for (const auto& name : ensemble_members(dir)) {
