@@ -80,18 +80,18 @@ void convert_face_expression(const fs::path& manifest, const fs::path& out_dir, 
   io::FaceExpressionConfig config;
   config.id2label.assign(kLabels.begin(), kLabels.end());
   config.extra = {{"source", "npm @vladmandic/face-api@1.7.15, model/face_expression_model (MIT)"}};
-  face_api::convert_tfjs(manifest, face_expression_names(), "expression net", out_dir, config.to_json());
+  auto tensors = face_api::read_tfjs(manifest, face_expression_names(), "expression net");
   // The dense layer's rows from face-api's order to emopost's labels.
-  auto tensors = load_tensors(out_dir / "model.safetensors");
   std::vector<int64_t> rows;
   for (const auto& label : kLabels)
     for (size_t i = 0; i < kFaceApiOrder.size(); ++i)
       if (label == kFaceApiOrder[i]) rows.push_back(int64_t(i));
   const auto index = torch::tensor(rows);
-  std::vector<std::pair<std::string, torch::Tensor>> out;
   for (auto& [name, t] : tensors)
-    out.emplace_back(name, name.starts_with("fc.") ? t.index_select(0, index).contiguous() : t);
-  save_tensors(out_dir / "model.safetensors", out);
+    if (name.starts_with("fc.")) t = t.index_select(0, index).contiguous();
+  fs::create_directories(out_dir);
+  save_tensors(out_dir / "model.safetensors", tensors);
+  write_json_file(out_dir / "config.json", config.to_json());
   io::ImageProcessorConfig processor;
   processor.height = processor.width = side;
   processor.image_mean = {config.pixel_mean};

@@ -105,8 +105,8 @@ void load_weights(nn::Module& net, const fs::path& file) {
   net.eval();
 }
 
-void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
-                  const char* what, const fs::path& out_dir, const nlohmann::json& config) {
+std::vector<std::pair<std::string, torch::Tensor>> read_tfjs(
+    const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names, const char* what) {
   std::map<std::string, io::TfjsTensor> weights;
   for (auto& t : io::read_tfjs_weights(manifest)) weights.emplace(t.name, std::move(t));
   std::vector<std::pair<std::string, torch::Tensor>> out;
@@ -125,8 +125,14 @@ void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::str
   if (!weights.empty())
     throw Error(fmt::format("{}: weight \"{}\" is not the {}'s", manifest.string(), weights.begin()->first, what),
                 Errc::bad_model);
+  return out;
+}
+
+void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
+                  const char* what, const fs::path& out_dir, const nlohmann::json& config) {
+  const auto tensors = read_tfjs(manifest, names, what);
   fs::create_directories(out_dir);
-  save_tensors(out_dir / "model.safetensors", out);
+  save_tensors(out_dir / "model.safetensors", tensors);
   write_json_file(out_dir / "config.json", config);
 }
 

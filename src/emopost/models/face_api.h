@@ -48,9 +48,12 @@ torch::Tensor input(const cv::Mat& rgb, int size, const std::array<float, 3>& me
 // Every parameter of `net` from `file`, by name and shape, and nothing else (bad_model otherwise).
 void load_weights(torch::nn::Module& net, const std::filesystem::path& file);
 
-// face-api's tfjs weights (`manifest` and its shards) to a model folder: renamed by `names`, in
-// torch's layouts (filters to OIHW, dense layers transposed), with `config` as config.json.
-// `what` names the net in errors.
+// face-api's tfjs weights (`manifest` and its shards), renamed by `names` and in torch's layouts
+// (filters to OIHW, dense layers transposed). `what` names the net in errors.
+std::vector<std::pair<std::string, torch::Tensor>> read_tfjs(
+    const std::filesystem::path& manifest, const std::vector<std::pair<std::string, std::string>>& names, const char* what);
+
+// read_tfjs written as a model folder, with `config` as config.json.
 void convert_tfjs(const std::filesystem::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
                   const char* what, const std::filesystem::path& out_dir, const nlohmann::json& config);
 
