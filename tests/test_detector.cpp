@@ -349,3 +349,25 @@ TEST(ExpressionNet, CorruptCheckpointsAndWrongWeightsAreBadModel) {
   expect_error_code([&] { models::ImageClassifier::load(dir / "m"); }, "bad_model", "num_channels");
   fs::remove_all(dir);
 }
+
+// The net turns its input back into pixels with config.json's pixel_mean and pixel_std, so a
+// preprocessor that normalises otherwise would feed it shifted faces: refused by name.
+TEST(ExpressionNet, PreprocessorMustNormaliseAsTheNetUndoes) {
+  const auto dir = scratch("expression_norm");
+  models::convert_face_expression(kData / "tfjs/face_expression_model-weights_manifest.json", dir);
+  const auto model = models::ImageClassifier::load(dir);
+  ASSERT_EQ(model.pixel_normalization(), (std::pair{0.5, 0.5}));
+  EXPECT_EQ(models::read_processor_config(dir, model).image_mean, std::vector<double>{0.5});
+  auto processor = read_json_file(dir / "preprocessor_config.json");
+  processor["image_mean"] = {0.485};
+  write_json_file(dir / "preprocessor_config.json", processor);
+  expect_error_code([&] { models::read_processor_config(dir, model); }, "bad_model", "pixel_mean 0.5");
+  expect_error_code([&] { models::load_face_folder(dir); }, "bad_model", "0.485");
+  processor["image_mean"] = {0.5};
+  processor["do_normalize"] = false;
+  write_json_file(dir / "preprocessor_config.json", processor);
+  expect_error_code([&] { models::read_processor_config(dir, model); }, "bad_model", "std [1]");
+  // A ResNet takes whatever normalisation its folder names.
+  EXPECT_FALSE(models::ImageClassifier::load(kRoot / "models/face/member-c").pixel_normalization());
+  fs::remove_all(dir);
+}

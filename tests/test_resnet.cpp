@@ -174,6 +174,14 @@ TEST(ImageClassifier, DispatchesOnModelTypeAndNamesBadConfigs) {
   EXPECT_EQ(res.model_type(), "resnet");
   EXPECT_EQ(res.forward(torch::zeros({1, 3, 32, 32})).sizes(), (torch::IntArrayRef{1, 2}));
   expect_error([] { ImageClassifier::create({{"model_type", "bert"}}, {"a"}); }, "\"bert\" is not an image classifier");
+  // Labels read by each architecture's own keys, without building it (ViT also when no type is named).
+  const nlohmann::json id2label = {{"0", "x"}, {"1", "y"}};
+  EXPECT_EQ(ImageClassifier::labels_of({{"model_type", "resnet"}, {"id2label", id2label}}),
+            (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(ImageClassifier::labels_of({{"id2label", id2label}}), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(ImageClassifier::labels_of({{"model_type", "face_expression"}, {"id2label", id2label}}),
+            (std::vector<std::string>{"x", "y"}));
+  expect_error([] { ImageClassifier::labels_of({{"model_type", "distilbert"}}); }, "\"distilbert\" is not an image");
   expect_error([] { io::ResNetConfig::from_json({{"model_type", "resnet"}, {"hidden_sizes", {8, 16}}, {"depths", {1}}}); },
                "depths");
   expect_error([] { io::ResNetConfig::from_json({{"model_type", "resnet"}, {"hidden_sizes", {8, "x"}}}); },

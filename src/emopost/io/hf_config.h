@@ -1,6 +1,7 @@
 #pragma once
 // config.json for DistilBERT, ViT and ResNet with Hugging Face keys. Keys this code does not know are
 // kept in `extra` and written back unchanged, so a round trip loses nothing.
+#include <array>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -80,11 +81,14 @@ struct ResNetConfig {
 // model_type is emopost's own). It reads the face model's input as normalised by
 // preprocessor_config.json (pixel_mean, pixel_std; grey or RGB, any side) and turns it into the
 // package's: RGB at input_size, less mean_rgb, over 255.
+// face-api's mean RGB for the nets built on its feature extractor: the landmark and expression nets.
+inline constexpr std::array<double, 3> kFaceApiFeatureMeanRgb{122.782, 117.001, 104.298};
+
 struct FaceExpressionConfig {
   int num_channels = 1;
   int input_size = 112;
   double pixel_mean = 0.5, pixel_std = 0.5;
-  std::vector<double> mean_rgb{122.782, 117.001, 104.298};
+  std::vector<double> mean_rgb = std::vector<double>(kFaceApiFeatureMeanRgb.begin(), kFaceApiFeatureMeanRgb.end());
   std::vector<std::string> id2label;
   nlohmann::json extra = nlohmann::json::object();
 

@@ -11,6 +11,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
+#include "emopost/io/hf_config.h"
 #include "emopost/models/face_api.h"
 #include "emopost/models/names.h"
 
@@ -244,7 +245,8 @@ std::vector<vision::FaceBox> CnnDetector::detect(const cv::Mat& image, bool crop
 
 struct FaceLandmarker::Impl {
   mutable LandmarkNet net{nullptr};  // forward() is not const in libtorch; inference does not change it
-  std::array<float, 3> mean{122.782f, 117.001f, 104.298f};
+  std::array<float, 3> mean{float(io::kFaceApiFeatureMeanRgb[0]), float(io::kFaceApiFeatureMeanRgb[1]),
+                            float(io::kFaceApiFeatureMeanRgb[2])};
 };
 
 FaceLandmarker::FaceLandmarker() : impl_(std::make_unique<Impl>()) {}
@@ -296,7 +298,7 @@ void convert_face_landmarks_tiny(const fs::path& manifest, const fs::path& out_d
                {{"model_type", "face_landmark_68_tiny"},
                 {"source", "npm @vladmandic/face-api@1.7.15, model/face_landmark_68_tiny_model (MIT)"},
                 {"input_size", 112},
-                {"mean_rgb", {122.782, 117.001, 104.298}}});
+                {"mean_rgb", io::kFaceApiFeatureMeanRgb}});
 }
 
 void convert_tiny_face_detector(const fs::path& manifest, const fs::path& out_dir) {

@@ -112,10 +112,8 @@ TextModelFolder load_text_folder(const fs::path& dir, const fs::path& cldr_dir) 
 FaceModelFolder load_face_folder(const fs::path& dir) {
   return load_folder(dir, "face", [&] {
     const auto config = read_json_file(dir / "config.json");
-    const auto type = io::model_type_of(config);
-    check_labels(type == "resnet"            ? io::ResNetConfig::from_json(config).id2label
-                 : type == "face_expression" ? io::FaceExpressionConfig::from_json(config).id2label
-                                             : io::ViTConfig::from_json(config).id2label);
+    // Labels first, as for text.
+    check_labels(ImageClassifier::labels_of(config));
     auto model = ImageClassifier::load(dir);
     const auto processor = read_processor_config(dir, model);
     auto pre = vision::from_processor_config(processor, model.num_channels());

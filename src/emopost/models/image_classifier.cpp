@@ -1,6 +1,11 @@
 #include "emopost/models/image_classifier.h"
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "emopost/core/error.h"
 #include "emopost/io/hf_config.h"
@@ -17,41 +22,40 @@ std::string checked_type(const nlohmann::json& config, const std::string& origin
   return type;
 }
 
+// Calls f with the config of the architecture that config.json names, parsed by its own keys.
+template <class F>
+decltype(auto) with_config(const nlohmann::json& config, const std::string& origin, F&& f) {
+  const auto type = checked_type(config, origin);
+  if (type == "resnet") return f(io::ResNetConfig::from_json(config));
+  if (type == "face_expression") return f(io::FaceExpressionConfig::from_json(config));
+  return f(io::ViTConfig::from_json(config));
+}
+
 }  // namespace
 
 ImageClassifier ImageClassifier::load(const std::filesystem::path& dir, const LoadOptions& options) {
-  ImageClassifier m;
   auto config_file = dir / "config.json";
   const auto type = checked_type(read_json_file(config_file), config_file.string());
-  if (type == "vit") {
-    m.vit_ = load_vit(dir, options);
-  } else if (type == "resnet") {
-    m.resnet_ = load_resnet(dir, options);
-  } else {
-    m.expression_ = load_expression_net(dir);
-    if (options.labels && *options.labels != m.labels())
-      throw Error(config_file.string() + ": the expression net's labels differ from the ones asked for", Errc::bad_model);
-  }
+  if (type == "vit") return ImageClassifier(load_vit(dir, options));
+  if (type == "resnet") return ImageClassifier(load_resnet(dir, options));
+  ImageClassifier m(load_expression_net(dir));
+  if (options.labels && *options.labels != m.labels())
+    throw Error(config_file.string() + ": the expression net's labels differ from the ones asked for", Errc::bad_model);
   return m;
 }
 
 ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std::vector<std::string> labels) {
-  ImageClassifier m;
-  const auto type = checked_type(model_config, "model_config");
-  if (type == "vit") {
-    auto c = io::ViTConfig::from_json(model_config);
+  return with_config(model_config, "model_config", [&](auto c) {
     c.id2label = std::move(labels);
-    m.vit_ = ViT(c);
-  } else if (type == "face_expression") {
-    auto c = io::FaceExpressionConfig::from_json(model_config);
-    c.id2label = std::move(labels);
-    m.expression_ = ExpressionNet(c);
-  } else {
-    auto c = io::ResNetConfig::from_json(model_config);
-    c.id2label = std::move(labels);
-    m.resnet_ = ResNet(c);
-  }
-  return m;
+    using Config = decltype(c);
+    if constexpr (std::is_same_v<Config, io::ViTConfig>) return ImageClassifier(ViT(c));
+    else if constexpr (std::is_same_v<Config, io::ResNetConfig>) return ImageClassifier(ResNet(c));
+    else return ImageClassifier(ExpressionNet(c));
+  });
+}
+
+std::vector<std::string> ImageClassifier::labels_of(const nlohmann::json& config) {
+  return with_config(config, "config.json", [](const auto& c) { return c.id2label; });
 }
 
 torch::Tensor ImageClassifier::forward(const torch::Tensor& pixels) {
@@ -66,7 +70,7 @@ void ImageClassifier::set_mirror_average(bool on) {
 }
 
 void ImageClassifier::prepare_inference() {
-  if (resnet_) resnet_->prepare_inference();
+  if (auto* resnet = std::get_if<ResNet>(&net_)) (*resnet)->prepare_inference();
   for (auto& m : members_) m.prepare_inference();
 }
 
@@ -82,9 +86,7 @@ void ImageClassifier::add_member(ImageClassifier member) {
 }
 
 torch::Tensor ImageClassifier::forward_one(const torch::Tensor& pixels) {
-  auto run = [&](const torch::Tensor& x) {
-    return vit_ ? vit_->forward(x) : resnet_ ? resnet_->forward(x) : expression_->forward(x);
-  };
+  auto run = [&](const torch::Tensor& x) { return std::visit([&](auto& net) { return net->forward(x); }, net_); };
   if (!mirror_average_) return run(pixels);
   // One batch for both views: twice the rows, one pass.
   auto both = run(torch::cat({pixels, pixels.flip({3})}, 0));
@@ -93,23 +95,35 @@ torch::Tensor ImageClassifier::forward_one(const torch::Tensor& pixels) {
 }
 
 torch::nn::Module& ImageClassifier::module() {
-  if (vit_) return *vit_;
-  if (resnet_) return *resnet_;
-  return *expression_;
+  return std::visit([](auto& net) -> torch::nn::Module& { return *net; }, net_);
+}
+
+std::string ImageClassifier::model_type() const {
+  static const char* const kTypes[] = {"vit", "resnet", "face_expression"};  // in Net's order
+  return kTypes[net_.index()];
 }
 
 int ImageClassifier::num_channels() const {
-  return vit_ ? vit_->config().num_channels : resnet_ ? resnet_->config().num_channels : expression_->config().num_channels;
+  return std::visit([](const auto& net) { return net->config().num_channels; }, net_);
 }
 
 const std::vector<std::string>& ImageClassifier::labels() const {
-  return vit_ ? vit_->config().id2label : resnet_ ? resnet_->config().id2label : expression_->config().id2label;
+  return std::visit([](const auto& net) -> const std::vector<std::string>& { return net->config().id2label; }, net_);
 }
 
-int ImageClassifier::image_size() const { return vit_ ? vit_->config().image_size : 0; }
+int ImageClassifier::image_size() const {
+  const auto* vit = std::get_if<ViT>(&net_);
+  return vit ? (*vit)->config().image_size : 0;
+}
+
+std::optional<std::pair<double, double>> ImageClassifier::pixel_normalization() const {
+  const auto* net = std::get_if<ExpressionNet>(&net_);
+  if (!net) return std::nullopt;
+  return std::pair{(*net)->config().pixel_mean, (*net)->config().pixel_std};
+}
 
 void ImageClassifier::quantize_int8() {
-  if (vit_) vit_->quantize_int8();
+  if (auto* vit = std::get_if<ViT>(&net_)) (*vit)->quantize_int8();
   for (auto& m : members_) m.quantize_int8();
 }
 
@@ -117,12 +131,14 @@ void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType f
   if (!members_.empty())
     throw Error("this face model is an ensemble of " + std::to_string(ensemble_size()) +
                 "; save its members one by one, each into a folder of its own");
-  if (vit_)
-    save_pretrained(vit_, dir, float_dtype);
-  else if (resnet_)
-    save_pretrained(resnet_, dir, float_dtype);
-  else
-    save_expression_net(expression_, dir, float_dtype);
+  std::visit(
+      [&](auto& net) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(net)>, ExpressionNet>)
+          save_expression_net(net, dir, float_dtype);
+        else
+          save_pretrained(net, dir, float_dtype);
+      },
+      net_);
 }
 
 io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model) {
@@ -133,6 +149,20 @@ io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir,
   if (model.image_size() && (p.height != model.image_size() || p.width != model.image_size()))
     throw Error(fmt::format("{}: size {}x{} disagrees with the model's image_size {}", file.string(), p.height,
                             p.width, model.image_size()));
+  // The expression net turns its input back into pixels with its own (mean, std): any other
+  // normalisation would feed it shifted pixels without a word.
+  if (const auto norm = model.pixel_normalization()) {
+    auto all = [](const std::vector<double>& v, double x) {
+      return std::all_of(v.begin(), v.end(), [&](double y) { return std::abs(y - x) < 1e-9; });
+    };
+    const auto mean = p.do_normalize ? p.image_mean : std::vector<double>{0.0};
+    const auto std = p.do_normalize ? p.image_std : std::vector<double>{1.0};
+    if (!all(mean, norm->first) || !all(std, norm->second))
+      throw Error(fmt::format("{}: normalised by mean [{}] and std [{}], but the model undoes pixel_mean {} and "
+                              "pixel_std {}",
+                              file.string(), fmt::join(mean, ", "), fmt::join(std, ", "), norm->first, norm->second),
+                  Errc::bad_model);
+  }
   return p;
 }
 

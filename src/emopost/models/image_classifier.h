@@ -2,7 +2,10 @@
 // The face model, whichever architecture a checkpoint holds (config.json's model_type): ViT,
 // ResNet or face-api's expression net. Training, evaluation and prediction go through this, so they never branch on it.
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,14 +22,20 @@ class ImageClassifier {
   static ImageClassifier load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // A fresh model from config.json keys, with `labels` as its head.
   static ImageClassifier create(const nlohmann::json& model_config, std::vector<std::string> labels);
+  // A config.json's id2label, read by its own architecture's keys, without building the model:
+  // labels are checked before a load, which would otherwise fail on a head of another size.
+  static std::vector<std::string> labels_of(const nlohmann::json& config);
 
   torch::Tensor forward(const torch::Tensor& pixel_values);  // logits [B, num_labels]
   torch::nn::Module& module();
-  std::string model_type() const { return vit_ ? "vit" : resnet_ ? "resnet" : "face_expression"; }
+  std::string model_type() const;
   int num_channels() const;
   const std::vector<std::string>& labels() const;  // config.json's id2label
   // The input side the model is built for, or 0 when it takes any (ResNet, the expression net).
   int image_size() const;
+  // The (mean, std) the model undoes inside forward() to see pixels again (the expression net), which
+  // preprocessor_config.json must then use; nullopt for models that take any normalisation.
+  std::optional<std::pair<double, double>> pixel_normalization() const;
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
   void quantize_int8();
   void save(const std::filesystem::path& dir, torch::ScalarType float_dtype);
@@ -43,12 +52,13 @@ class ImageClassifier {
   size_t ensemble_size() const { return 1 + members_.size(); }
 
  private:
+  // One alternative per architecture; each method visits it once.
+  using Net = std::variant<ViT, ResNet, ExpressionNet>;
+  explicit ImageClassifier(Net net) : net_(std::move(net)) {}
   torch::Tensor forward_one(const torch::Tensor& pixel_values);
+  Net net_;
   bool mirror_average_ = false;
   std::vector<ImageClassifier> members_;
-  ViT vit_{nullptr};
-  ResNet resnet_{nullptr};
-  ExpressionNet expression_{nullptr};
 };
 
 // The preprocessor_config.json beside a face checkpoint, checked against the model's input side.
