@@ -77,13 +77,13 @@ struct ResNetConfig {
   nlohmann::json to_json() const;
 };
 
+// face-api's mean RGB for the nets built on its feature extractor: the landmark and expression nets.
+inline constexpr std::array<double, 3> kFaceApiFeatureMeanRgb{122.782, 117.001, 104.298};
+
 // face-api's expression net as an emopost face model (not a transformers architecture: its
 // model_type is emopost's own). It reads the face model's input as normalised by
 // preprocessor_config.json (pixel_mean, pixel_std; grey or RGB, any side) and turns it into the
 // package's: RGB at input_size, less mean_rgb, over 255.
-// face-api's mean RGB for the nets built on its feature extractor: the landmark and expression nets.
-inline constexpr std::array<double, 3> kFaceApiFeatureMeanRgb{122.782, 117.001, 104.298};
-
 struct FaceExpressionConfig {
   int num_channels = 1;
   int input_size = 112;
