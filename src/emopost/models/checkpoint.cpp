@@ -177,18 +177,21 @@ Model load_model(const std::filesystem::path& dir, const LoadOptions& options, L
 void save_model(torch::nn::Module& module, const nlohmann::json& config,
                 const std::filesystem::path& dir, torch::ScalarType float_dtype,
                 std::vector<std::pair<std::string, torch::Tensor>> tensors = {}) {
-  std::filesystem::create_directories(dir);
   for (const auto& p : module.named_parameters()) tensors.emplace_back(p.key(), p.value());
   for (const auto& b : module.named_buffers()) tensors.emplace_back(b.key(), b.value());
-  auto json = config;
-  json["dtype"] = float_dtype == torch::kHalf ? "float16" : "float32";
-  // Write to a temporary name first so that a crash never leaves a half-written checkpoint.
-  save_tensors(dir / "model.safetensors.tmp", tensors, float_dtype);
-  std::filesystem::rename(dir / "model.safetensors.tmp", dir / "model.safetensors");
-  write_json_file(dir / "config.json", json);
+  save_folder(dir, tensors, config, float_dtype);
 }
 
 }  // namespace
+
+void save_folder(const std::filesystem::path& dir, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                 nlohmann::json config, torch::ScalarType float_dtype) {
+  std::filesystem::create_directories(dir);
+  config["dtype"] = float_dtype == torch::kHalf ? "float16" : "float32";
+  save_tensors(dir / "model.safetensors.tmp", tensors, float_dtype);
+  std::filesystem::rename(dir / "model.safetensors.tmp", dir / "model.safetensors");
+  write_json_file(dir / "config.json", config);
+}
 
 DistilBert load_distilbert(const std::filesystem::path& dir, const LoadOptions& options,
                            LoadReport* report) {

@@ -56,6 +56,11 @@ ViT load_vit(const std::filesystem::path& dir, const LoadOptions& options = {},
 ResNet load_resnet(const std::filesystem::path& dir, const LoadOptions& options = {},
                    LoadReport* report = nullptr);
 
+// `tensors` as dir/model.safetensors (through a temporary name, so a crash never leaves half a
+// checkpoint) and `config`, with its "dtype", as dir/config.json. Every checkpoint writer ends here.
+void save_folder(const std::filesystem::path& dir, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                 nlohmann::json config, torch::ScalarType float_dtype = torch::kFloat);
+
 // config.json + model.safetensors in Hugging Face layout (float_dtype: kFloat or kHalf).
 void save_pretrained(DistilBert& model, const std::filesystem::path& dir,
                      torch::ScalarType float_dtype = torch::kFloat);

@@ -69,11 +69,9 @@ ExpressionNet load_expression_net(const fs::path& dir) {
 }
 
 void save_expression_net(ExpressionNet& net, const fs::path& dir, torch::ScalarType float_dtype) {
-  fs::create_directories(dir);
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& p : net->named_parameters()) tensors.emplace_back(p.key(), p.value().detach().contiguous());
-  save_tensors(dir / "model.safetensors", tensors, float_dtype);
-  write_json_file(dir / "config.json", net->config().to_json());
+  save_folder(dir, tensors, net->config().to_json(), float_dtype);
 }
 
 void convert_face_expression(const fs::path& manifest, const fs::path& out_dir, int side) {
@@ -89,9 +87,7 @@ void convert_face_expression(const fs::path& manifest, const fs::path& out_dir, 
   const auto index = torch::tensor(rows);
   for (auto& [name, t] : tensors)
     if (name.starts_with("fc.")) t = t.index_select(0, index).contiguous();
-  fs::create_directories(out_dir);
-  save_tensors(out_dir / "model.safetensors", tensors);
-  write_json_file(out_dir / "config.json", config.to_json());
+  save_folder(out_dir, tensors, config.to_json());
   io::ImageProcessorConfig processor;
   processor.height = processor.width = side;
   processor.image_mean = {config.pixel_mean};

@@ -130,10 +130,7 @@ std::vector<std::pair<std::string, torch::Tensor>> read_tfjs(
 
 void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
                   const char* what, const fs::path& out_dir, const nlohmann::json& config) {
-  const auto tensors = read_tfjs(manifest, names, what);
-  fs::create_directories(out_dir);
-  save_tensors(out_dir / "model.safetensors", tensors);
-  write_json_file(out_dir / "config.json", config);
+  save_folder(out_dir, read_tfjs(manifest, names, what), config);
 }
 
 }  // namespace emopost::models::face_api
