@@ -9,6 +9,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
+#include "emopost/io/base64.h"
 
 namespace emopost::io {
 
@@ -47,16 +48,21 @@ std::string read_file(const fs::path& path, const std::string& what) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
+nlohmann::json read_model_json(const fs::path& file, const std::string& what) {
+  try {
+    return parse_json(read_file(file, what), file.string());
+  } catch (const Error& e) {  // a broken manifest is a broken model
+    throw Error(e.what(), Errc::bad_model);
+  }
+}
+
 }  // namespace
 
 std::vector<TfjsTensor> read_tfjs_weights(const fs::path& manifest) {
   const auto where = manifest.string();
-  nlohmann::json doc;
-  try {
-    doc = parse_json(read_file(manifest, "the weights manifest"), where);
-  } catch (const Error& e) {  // a broken manifest is a broken model
-    throw Error(e.what(), Errc::bad_model);
-  }
+  auto doc = read_model_json(manifest, "the weights manifest");
+  // A graph model's model.json carries its manifest, whose shard paths are relative to model.json too.
+  if (doc.is_object() && doc.contains("weightsManifest")) doc = std::move(doc["weightsManifest"]);
   if (!doc.is_array()) throw Error(fmt::format("{}: a weights manifest is a JSON array of groups", where), Errc::bad_model);
   std::vector<TfjsTensor> out;
   for (const auto& group : doc) {
@@ -128,6 +134,51 @@ std::vector<TfjsTensor> read_tfjs_weights(const fs::path& manifest) {
                   Errc::bad_model);
   }
   return out;
+}
+
+namespace {
+
+// A node attribute's list of integers ({"list": {"i": ["1", "2", "2", "1"]}}), or {} when absent.
+std::vector<int64_t> int_list(const nlohmann::json& attr, const char* key) {
+  std::vector<int64_t> out;
+  if (!attr.contains(key)) return out;
+  for (const auto& v : attr[key].value("list", nlohmann::json::object()).value("i", nlohmann::json::array()))
+    out.push_back(v.is_string() ? std::stoll(v.get<std::string>()) : v.get<int64_t>());
+  return out;
+}
+
+// A string attribute ({"s": base64}) decoded, or "" when absent.
+std::string text(const nlohmann::json& attr, const char* key) {
+  return attr.contains(key) ? base64_decode(attr[key].value("s", std::string())) : std::string();
+}
+
+}  // namespace
+
+std::vector<TfjsNode> read_tfjs_graph(const fs::path& model_json) {
+  const auto where = model_json.string();
+  const auto doc = read_model_json(model_json, "the graph model");
+  if (!doc.is_object() || !doc.contains("modelTopology") || !doc["modelTopology"].is_object() ||
+      !doc["modelTopology"].contains("node") || !doc["modelTopology"]["node"].is_array())
+    throw Error(fmt::format("{}: not a tfjs graph model (no modelTopology.node)", where), Errc::bad_model);
+  std::vector<TfjsNode> nodes;
+  for (const auto& n : doc["modelTopology"]["node"]) {
+    TfjsNode node;
+    try {
+      node.name = n.at("name").get<std::string>();
+      node.op = n.at("op").get<std::string>();
+      for (const auto& i : n.value("input", nlohmann::json::array())) node.inputs.push_back(i.get<std::string>());
+      const auto attr = n.value("attr", nlohmann::json::object());
+      node.strides = int_list(attr, "strides"), node.dilations = int_list(attr, "dilations");
+      node.padding = text(attr, "padding"), node.data_format = text(attr, "data_format");
+      if (attr.contains("fused_ops"))
+        for (const auto& s : attr["fused_ops"].value("list", nlohmann::json::object()).value("s", nlohmann::json::array()))
+          node.fused_ops.push_back(base64_decode(s.get<std::string>()));
+    } catch (const std::exception& e) {  // a JSON type error, a bad number or bad base64
+      throw Error(fmt::format("{}: node \"{}\" is malformed: {}", where, node.name, e.what()), Errc::bad_model);
+    }
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
 }
 
 }  // namespace emopost::io
