@@ -316,6 +316,28 @@ TEST(Preprocess, GreyChannelUsesPilLuma) {
   for (float v : out) ASSERT_FLOAT_EQ(v, want);
 }
 
+// A grey picture for a colour model (FER2013's faces for faceres) is the picture with R = G = B,
+// each channel normalised by its own mean and std: the same numbers as the RGB picture made from it.
+TEST(Preprocess, GreyForAColourModelIsReplicated) {
+  cv::Mat grey(30, 40, CV_8UC1), rgb;
+  cv::randu(grey, 0, 256);
+  cv::cvtColor(grey, rgb, cv::COLOR_GRAY2RGB);
+  PreprocessOptions o;
+  o.height = 16;
+  o.width = 24;
+  o.mean = {0.1, 0.5, 0.9};
+  const std::vector<float> from_grey = emopost::vision::preprocess(grey, o);
+  ASSERT_EQ(from_grey.size(), 3u * 16u * 24u);
+  EXPECT_EQ(from_grey, emopost::vision::preprocess(rgb, o));
+  // The channels differ only by their means, so the grey was not read as one channel of three.
+  const size_t plane = 16 * 24;
+  EXPECT_NEAR(from_grey[7] - from_grey[plane + 7], (0.5 - 0.1) / 0.5, 1e-5);
+  // And the other way: its luma is the grey itself.
+  o.channels = 1;
+  o.mean = {0.5};
+  EXPECT_EQ(emopost::vision::preprocess(rgb, o), emopost::vision::preprocess(grey, o));
+}
+
 TEST(Preprocess, OptionsAndArgumentChecks) {
   cv::Mat rgb(10, 12, CV_8UC3);
   cv::randu(rgb, 0, 256);
@@ -329,7 +351,8 @@ TEST(Preprocess, OptionsAndArgumentChecks) {
   o.height = 7;
   o.width = 9;
   EXPECT_EQ(emopost::vision::preprocess(rgb, o).size(), 3u * 7 * 9);
-  expect_error([&] { emopost::vision::preprocess(cv::Mat(4, 4, CV_8UC1), {}); }, "CV_8UC3");
+  expect_error([&] { emopost::vision::preprocess(cv::Mat(4, 4, CV_8UC2), {}); }, "CV_8UC3");
+  expect_error([&] { emopost::vision::preprocess(cv::Mat(4, 4, CV_16UC3), {}); }, "CV_8UC3");
   o.mean = {0.1, 0.2};
   expect_error([&] { emopost::vision::preprocess(rgb, o); }, "image_mean has 2 entries");
   o = {};

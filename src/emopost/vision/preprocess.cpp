@@ -450,11 +450,15 @@ io::ImageProcessorConfig to_processor_config(const PreprocessOptions& o) {
 std::vector<float> preprocess(const cv::Mat& rgb, const PreprocessOptions& o) {
   if (o.channels != 1 && o.channels != 3)
     throw Error(fmt::format("preprocess: channels must be 1 or 3, not {}", o.channels));
-  // Grey input is taken as is when the model wants grey (training keeps faces grey in memory).
-  const bool grey_in = o.channels == 1 && rgb.type() == CV_8UC1;
+  // Grey input is taken as is when the model wants grey (training keeps faces grey in memory), and
+  // replicated to R = G = B when it wants colour (FER2013's grey faces for a colour model, as PIL's
+  // convert("RGB") does); colour input for a grey model is read as its luma.
+  const bool grey_in = rgb.type() == CV_8UC1;
   if (rgb.empty() || (rgb.type() != CV_8UC3 && !grey_in))
-    throw Error("preprocess: expected a non-empty 8-bit RGB image (CV_8UC3)");
-  cv::Mat img = o.channels == 1 && !grey_in ? rgb_to_luma(rgb) : rgb;
+    throw Error("preprocess: expected a non-empty 8-bit RGB (CV_8UC3) or grey (CV_8UC1) image");
+  cv::Mat img = rgb;
+  if (o.channels == 1 && !grey_in) img = rgb_to_luma(rgb);
+  if (o.channels == 3 && grey_in) cv::cvtColor(rgb, img, cv::COLOR_GRAY2RGB);
   if (o.do_resize) img = resize_bilinear_antialias(img, o.height, o.width);
   const float r = o.do_rescale ? float(o.rescale_factor) : 1.0f;
   std::vector<double> mean(o.channels, 0.0), stdv(o.channels, 1.0);

@@ -48,9 +48,9 @@ struct PreprocessOptions {
 PreprocessOptions from_processor_config(const io::ImageProcessorConfig& p, int channels);
 io::ImageProcessorConfig to_processor_config(const PreprocessOptions& o);
 
-// RGB 8-bit image -> float CHW [channels, height, width]: antialiased bilinear resize (see
-// resize_bilinear_antialias), x rescale_factor, (x - mean) / std. channels=1 takes the luma first
-// (an 8-bit grey image is also accepted then).
+// RGB or grey 8-bit image -> float CHW [channels, height, width]: antialiased bilinear resize (see
+// resize_bilinear_antialias), x rescale_factor, (x - mean) / std. channels=1 takes the luma of an
+// RGB image first; channels=3 replicates a grey image to R = G = B.
 std::vector<float> preprocess(const cv::Mat& rgb, const PreprocessOptions& options);
 
 // The building blocks of preprocess(), exposed for tests and benchmarks.
