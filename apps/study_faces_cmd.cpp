@@ -22,8 +22,9 @@ void add_study_faces_command(CLI::App& app, Commands& out) {
   add_model_options(cmd, o->models, /*with_fusion=*/false);
   add_detector_options(cmd, o->detector);
   cmd->add_option("--data", r.data_root, "Data root holding faces/")->capture_default_str();
-  cmd->add_option("--split", r.split, "FER2013 split: val (PublicTest) or test (PrivateTest)")->capture_default_str()
-      ->check(CLI::IsMember({"train", "val", "test"}));
+  cmd->add_option("--split", r.split,
+                  "FER2013 split: val (PublicTest) or test (PrivateTest); or photos-val (1,153 real face photos)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "val", "test", "photos-val"}));
   cmd->add_option("--photos", o->photos,
                   "Instead: measure the detector and the face model on this real-photo set (faces.json with\n"
                   "hand-checked boxes and expressions, as in samples/photos)");

@@ -68,14 +68,23 @@ Command eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a trained model on a held-out split");
   cmd->add_option("kind", r.kind, "text or image")->required()->check(CLI::IsMember({"text", "image"}));
   cmd->add_option("--model", r.model_dir, "Model folder (config.json + model.safetensors)")->required();
-  cmd->add_option("--data", r.data_root, "Data root holding text/ and faces/ (with --format jsonl: a JSONL file)")
+  cmd->add_option("--data", r.data_root,
+                  "Data root holding text/ and faces/ (with --format jsonl: a JSONL file; folder: a folder)")
       ->capture_default_str();
   cmd->add_option("--format", r.format,
                   "recipe: a split of the data root's sets; jsonl: your own labelled texts, one\n"
-                  "{\"text\": \"...\", \"label\": \"joy\"} per line (bad lines are reported and skipped)")
-      ->capture_default_str()->check(CLI::IsMember({"recipe", "jsonl"}));
-  cmd->add_option("--split", r.split, "train, val or test (read test once, for the model you ship)")
-      ->capture_default_str()->check(CLI::IsMember({"train", "val", "test"}));
+                  "{\"text\": \"...\", \"label\": \"joy\"} per line (bad lines are reported and skipped);\n"
+                  "folder: your own labelled face pictures, a labels.csv with path,label columns or one\n"
+                  "subfolder per label (anger/, joy/, ...)")
+      ->capture_default_str()->check(CLI::IsMember({"recipe", "jsonl", "folder"}));
+  cmd->add_option("--split", r.split,
+                  "train, val or test (read test once, for the model you ship); faces also photos-val,\n"
+                  "1,153 real face photos (validation only: read them as you read val)")
+      ->capture_default_str()->check(CLI::IsMember({"train", "val", "test", "photos-val"}));
+  cmd->add_option("--labels", r.face_labels,
+                  "Image models on FER2013: score against fer2013 (its folders) or ferplus (the majority of\n"
+                  "FER+'s ten crowd votes; faces with none usable are left out)")
+      ->capture_default_str()->check(CLI::IsMember({"fer2013", "ferplus"}));
   cmd->add_option("--recipe", r.recipe, "Text recipe: all, seed, carer or goemotions")->capture_default_str();
   cmd->add_option("--batch-size", r.batch_size, "Examples per forward pass")->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -101,7 +110,10 @@ Command eval_command(CLI::App& app) {
                   "Also write each example's label, prediction and probabilities here (JSONL)");
   cmd->footer("Texts are read as `predict` reads them: normalised, in windows of the model's positions.\n"
               "Examples:\n  emopost eval text --model models/text\n"
-              "  emopost eval text --model models/text --format jsonl --data my_posts.jsonl");
+              "  emopost eval text --model models/text --format jsonl --data my_posts.jsonl\n"
+              "  emopost eval image --model models/face --split photos-val --detector cnn --mirror\n"
+              "  emopost eval image --model models/face --split val --detector cnn --labels ferplus\n"
+              "  emopost eval image --model models/face --format folder --data my_faces/ --detector cnn");
   return {cmd, [o] {
             // The detector's nets beside the face model (models/face: models/detector and
             // models/landmarks), else in the models folder emopost finds, so eval runs from any folder.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -381,4 +382,118 @@ TEST(Datasets, TakeEvenlyKeepsEveryPartOfASortedList) {
   EXPECT_EQ(w.size(), 2u);
   emopost::data::take_evenly(w, 5);
   EXPECT_EQ(w.size(), 2u);
+}
+
+// ---------------------------------------------------------------- FER+ votes
+// The sample's votes are FER+'s own rows for the sample files (one training file has none, as 175 of
+// FER2013's have none); the counts below were worked out by hand from them.
+TEST(FerPlusTest, SampleFacesRelabelledAndLeftOut) {
+  const auto votes = read_ferplus_votes(kSamples / "faces" / "ferplus" / "ferplus_votes.csv");
+  EXPECT_EQ(votes.size(), 41u);
+  auto val = read_fer2013(kSamples, "val");
+  EXPECT_EQ(relabel_ferplus(val, kSamples, false), 0u);
+  EXPECT_EQ(label_counts(val), (Counts{0, 0, 0, 1, 3, 2, 1}));  // FER2013 says one of each
+  auto test = read_fer2013(kSamples, "test");
+  EXPECT_EQ(relabel_ferplus(test, kSamples, false), 2u);  // a tie, and "unknown" tied for the most
+  EXPECT_EQ(label_counts(test), (Counts{3, 0, 0, 2, 4, 1, 2}));
+  auto hard = read_fer2013(kSamples, "train");
+  EXPECT_EQ(relabel_ferplus(hard, kSamples, false), 2u);  // no votes, and a four-way tie
+  EXPECT_EQ(label_counts(hard), (Counts{1, 2, 0, 4, 8, 2, 2}));
+  EXPECT_TRUE(std::all_of(hard.begin(), hard.end(), [](auto& e) { return e.target.empty(); }));
+
+  // As distributions the tie is kept; only the file without votes goes.
+  auto soft = read_fer2013(kSamples, "train");
+  EXPECT_EQ(relabel_ferplus(soft, kSamples, true), 1u);
+  ASSERT_EQ(soft.size(), 20u);
+  for (const auto& e : soft) {
+    ASSERT_EQ(e.target.size(), size_t(kNumLabels));
+    EXPECT_NEAR(std::accumulate(e.target.begin(), e.target.end(), 0.0), 1.0, 1e-6) << e.path;
+  }
+  auto tie = std::find_if(soft.begin(), soft.end(), [](auto& e) { return e.path.filename() == "Training_10018621.jpg"; });
+  ASSERT_NE(tie, soft.end());
+  // Votes 2 neutral, 1 surprise, 2 sadness, 1 anger, 2 fear (contempt and unknown are not labels).
+  EXPECT_EQ(tie->target, (std::vector<float>{0.125f, 0, 0.25f, 0, 0.25f, 0.25f, 0.125f}));
+  EXPECT_EQ(tie->label, L("fear"));  // the first of the tied in label order
+}
+
+TEST(FerPlusTest, MajorityAndDistributionRules) {
+  using V = std::array<int, 10>;  // neutral happiness surprise sadness anger disgust fear contempt unknown NF
+  EXPECT_EQ(ferplus_majority(V{1, 6, 3, 0, 0, 0, 0, 0, 0, 0}), L("joy"));
+  EXPECT_EQ(ferplus_majority(V{4, 4, 2, 0, 0, 0, 0, 0, 0, 0}), std::nullopt);  // a tie
+  EXPECT_EQ(ferplus_majority(V{1, 0, 0, 0, 0, 0, 0, 6, 3, 0}), std::nullopt);  // contempt wins
+  EXPECT_EQ(ferplus_majority(V{0, 0, 0, 0, 0, 0, 0, 0, 0, 10}), std::nullopt);  // not a face
+  EXPECT_EQ(ferplus_majority(V{}), std::nullopt);
+  EXPECT_EQ(ferplus_distribution(V{0, 0, 0, 0, 0, 0, 0, 0, 4, 6}), std::nullopt);
+  EXPECT_EQ(ferplus_distribution(V{3, 0, 0, 0, 0, 0, 0, 0, 3, 0}), std::nullopt);  // unknown ties the top
+  EXPECT_EQ(ferplus_distribution(V{0, 0, 0, 0, 0, 0, 0, 5, 0, 0}), std::nullopt);  // contempt alone
+  auto d = ferplus_distribution(V{0, 0, 0, 0, 0, 1, 0, 7, 2, 0});  // contempt counts against "unknown" only
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)[L("disgust")], 1.0f);
+}
+
+TEST(FerPlusTest, BadVoteFilesNameFileAndLine) {
+  TempDir dir;
+  auto msg = error_of([&] { read_ferplus_votes(dir.write("v.csv", "file,a,b\n")); });
+  expect_names_line(msg, dir.path() / "v.csv", 1);
+  const std::string header = "file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n";
+  msg = error_of([&] { read_ferplus_votes(dir.write("w.csv", header + "test/a/x.jpg,1,2,3\n")); });
+  expect_names_line(msg, dir.path() / "w.csv", 2);
+  msg = error_of([&] { read_ferplus_votes(dir.write("x.csv", header + "a.jpg,1,1,1,1,1,1,1,1,1,1\nb.jpg,1,1,1,1,x,1,1,1,1,1\n")); });
+  expect_names_line(msg, dir.path() / "x.csv", 3);
+  EXPECT_NE(msg.find("\"x\""), std::string::npos) << msg;
+}
+
+// ---------------------------------------------------------------- labelled face folders
+TEST(LabelledFacesTest, LabelsCsvBadRowsAreNamedAndSkipped) {
+  TempDir dir;
+  dir.write("images/a.jpg", "x");
+  dir.write("images/b.png", "x");
+  dir.write("../emopost_ds_outside.jpg", "x");
+  const auto csv = dir.write("labels.csv",
+                             "path,label,source\n"
+                             "images/a.jpg,joy,lfw\n"
+                             "images/b.png,contempt,lfw\n"   // 3: not one of the 7
+                             "images/none.jpg,anger,lfw\n"   // 4: no such file
+                             "../emopost_ds_outside.jpg,anger,x\n"  // 5: outside the folder
+                             "images/b.png,sadness\n"        // 6: a field short
+                             "images/b.png,sadness,imfdb\n");
+  std::vector<std::string> errors;
+  auto faces = read_labelled_faces(dir.path(), errors);
+  ASSERT_EQ(faces.size(), 2u);
+  EXPECT_EQ(faces[0].label, L("joy"));
+  EXPECT_EQ(faces[0].source, "lfw");
+  EXPECT_EQ(faces[1].label, L("sadness"));
+  EXPECT_EQ(faces[1].source, "imfdb");
+  ASSERT_EQ(errors.size(), 4u);
+  for (int i = 0; i < 4; ++i) expect_names_line(errors[i], csv, i + 3);
+  EXPECT_NE(errors[0].find("contempt"), std::string::npos) << errors[0];
+  fs::remove(dir.path().parent_path() / "emopost_ds_outside.jpg");
+
+  dir.write("labels.csv", "file,emotion\nimages/a.jpg,joy\n");
+  auto msg = error_of([&] { read_labelled_faces(dir.path(), errors); });
+  expect_names_line(msg, dir.path() / "labels.csv", 1);
+}
+
+TEST(LabelledFacesTest, OneFolderPerLabel) {
+  TempDir dir;
+  dir.write("set/joy/a.jpg", "x");
+  dir.write("set/joy/notes.txt", "not a picture");
+  dir.write("set/anger/b.PNG", "x");
+  dir.write("set/happy/c.jpg", "x");  // not a label name
+  std::vector<std::string> errors;
+  auto faces = read_labelled_faces(dir.path() / "set", errors);
+  ASSERT_EQ(faces.size(), 2u);
+  EXPECT_EQ(faces[0].label, L("anger"));
+  EXPECT_EQ(faces[1].label, L("joy"));
+  EXPECT_EQ(faces[0].source, "set");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("happy"), std::string::npos) << errors[0];
+
+  dir.write("empty/joy/notes.txt", "x");
+  auto msg = error_of([&] { read_labelled_faces(dir.path() / "empty", errors); });
+  EXPECT_NE(msg.find("no labelled picture"), std::string::npos) << msg;
+  msg = error_of([&] { read_labelled_faces(dir.path() / "nowhere", errors); });
+  EXPECT_NE(msg.find("nowhere"), std::string::npos) << msg;
+  msg = error_of([&] { read_face_split(dir.path(), "photos-val"); });
+  EXPECT_NE(msg.find("photos-val"), std::string::npos) << msg;
 }

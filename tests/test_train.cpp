@@ -207,6 +207,103 @@ TEST(Train, TunedOffsetsLiveInTheClassifierBias) {
   fs::remove_all(c.output_dir);
 }
 
+// One-hot targets are hard labels: the soft loss then equals torch's class-weighted cross-entropy.
+TEST(Train, SoftCrossEntropyOfOneHotTargetsIsTheWeightedLoss) {
+  torch::manual_seed(3);
+  const auto logits = torch::randn({6, kNumLabels});
+  const auto labels = torch::tensor(std::vector<int64_t>{0, 3, 3, 6, 1, 4});
+  const auto weights = torch::rand({kNumLabels}) + 0.5;
+  const auto one_hot = torch::one_hot(labels, kNumLabels).to(torch::kFloat);
+  const double hard = torch::nn::functional::cross_entropy(
+                          logits, labels, torch::nn::functional::CrossEntropyFuncOptions().weight(weights))
+                          .item<double>();
+  EXPECT_NEAR(soft_cross_entropy(logits, one_hot, weights).item<double>(), hard, 1e-6);
+  // A spread target costs more than its own argmax on confident logits, and smoothing spreads it.
+  const auto spread = one_hot * 0.5 + 0.5 / kNumLabels;
+  EXPECT_NE(soft_cross_entropy(logits, spread, weights).item<double>(), hard);
+  EXPECT_NEAR(soft_cross_entropy(logits, one_hot, weights, 0.5).item<double>(),
+              soft_cross_entropy(logits, spread, weights).item<double>(), 1e-6);
+}
+
+// FER+'s votes as training targets; evaluation against FER+'s majority and on a labelled folder.
+TEST(Train, FerPlusVotesTrainAndEvalReadsFerPlusAndFolders) {
+  auto c = smoke("image");
+  c.epochs = 1;
+  c.face_labels = "ferplus-votes";
+  auto result = fit(c, false);
+  EXPECT_EQ(result.epochs_run, 1);
+  auto bad = c.to_json();
+  bad["face_labels"] = "crowd";
+  expect_error([&] { TrainConfig::from_json(bad, "x.json"); }, "\"face_labels\" must be");
+
+  auto fer = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = c.data_root,
+                             .split = "test"});
+  EXPECT_EQ(fer.json["pooled"]["total"], 14);
+  EXPECT_EQ(fer.json["labels"], "fer2013");
+  auto plus = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = c.data_root,
+                              .split = "test", .face_labels = "ferplus"});
+  EXPECT_EQ(plus.json["pooled"]["total"], 12);  // a tie and an "unknown" left out
+  EXPECT_EQ(plus.json["left_out"], 2);
+  expect_error([&] { run_evaluation({.kind = "text", .model_dir = c.output_dir / "best", .face_labels = "ferplus"}); },
+               "--labels applies to image models only");
+
+  // Distillation: a quarter of each training face's target is the teacher's reading, the rest its label.
+  auto student = c;
+  student.face_labels = "fer2013";
+  student.teacher = c.output_dir / "best";
+  student.teacher_weight = 0.25;
+  auto task = make_task(student, {"train"});
+  const auto& train = task->split("train");
+  ASSERT_EQ(train.targets.size(), train.size());
+  for (size_t i = 0; i < train.size(); ++i) {
+    const auto& t = train.targets[i];
+    EXPECT_NEAR(std::accumulate(t.begin(), t.end(), 0.0), 1.0, 1e-5) << i;
+    EXPECT_GE(t[size_t(train.labels[i])], 0.75f) << i;
+    EXPECT_LT(t[size_t(train.labels[i])], 1.0f) << i;  // the teacher is never certain after one epoch
+  }
+  student.teacher_weight = 1.5;
+  expect_error([&] { TrainConfig::from_json(student.to_json(), "x.json"); }, "\"teacher_weight\" must be");
+
+  // A user's folder of labelled pictures, read through the detector: every picture is scored, and
+  // those with no face found are named.
+  const fs::path folder = c.output_dir.string() + "-folder";
+  fs::remove_all(folder);
+  auto test = data::read_fer2013(c.data_root, "test");
+  fs::create_directories(folder / "images");
+  std::ofstream csv(folder / "labels.csv");
+  csv << "path,label\n";
+  for (size_t i = 0; i < 5; ++i) {
+    fs::copy_file(test[i].path, folder / "images" / test[i].path.filename());
+    csv << "images/" << test[i].path.filename().string() << "," << kLabels[size_t(test[i].label)] << "\n";
+  }
+  csv << "images/missing.jpg,joy\n";
+  csv.close();
+  FaceReading how{.detector = "cnn", .detector_model = kRoot / "models/detector",
+                  .landmarks_model = kRoot / "models/landmarks", .cache = c.output_dir.string() + "-cache"};
+  auto mine = run_evaluation({.kind = "image", .model_dir = c.output_dir / "best", .data_root = folder,
+                              .format = "folder", .faces = how});
+  EXPECT_EQ(mine.json["pooled"]["total"], 5);
+  EXPECT_EQ(mine.json["split"], folder.filename().string());
+  ASSERT_EQ(mine.json["skipped"].size(), 1u);
+  EXPECT_NE(mine.json["skipped"][0].get<std::string>().find("missing.jpg"), std::string::npos);
+  // A face found is cut aligned at 96 pixels; a picture with none is read whole (FER2013's 48).
+  std::vector<char> found;
+  const std::vector<data::FaceExample> five(test.begin(), test.begin() + 5);
+  auto faces = read_faces(five, 1, how, "five", &found);
+  ASSERT_EQ(found.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(bool(found[i]), faces[i].cols == 96) << i;
+  const auto& none = mine.json["no_face_found"];
+  EXPECT_EQ(none["count"].get<size_t>(), size_t(std::count(found.begin(), found.end(), 0)));
+  EXPECT_EQ(none["files"].size(), none["count"].get<size_t>());
+  EXPECT_NE(mine.markdown.find("No face found"), std::string::npos);
+  expect_error([&] { run_evaluation({.kind = "text", .model_dir = c.output_dir / "best", .data_root = folder,
+                                     .format = "folder"}); },
+               "--format folder reads face pictures");
+  fs::remove_all(folder);
+  fs::remove_all(how.cache);
+  fs::remove_all(c.output_dir);
+}
+
 TEST(Train, SameSeedSameResult) {
   auto c = smoke("image");
   c.epochs = 1;

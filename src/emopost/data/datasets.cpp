@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -278,14 +279,14 @@ std::vector<FaceExample> read_fer2013(const fs::path& data_root, const std::stri
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         if (ext != ".jpg") continue;
         if (split == "train") {
-          out.push_back({f.path(), label});  // everything under train/ is training data
+          out.push_back({f.path(), label, "fer2013", {}});  // everything under train/ is training data
           continue;
         }
         // A test file with neither prefix belongs to no split: refuse it rather than lose it.
         if (!name.starts_with("PublicTest_") && !name.starts_with("PrivateTest_"))
           throw Error(fmt::format("{}: test file is neither PublicTest_ nor PrivateTest_",
                                   f.path().string()));
-        if (name.starts_with(want)) out.push_back({f.path(), label});
+        if (name.starts_with(want)) out.push_back({f.path(), label, "fer2013", {}});
       }
     }
   } catch (const fs::filesystem_error& e) {
@@ -294,6 +295,173 @@ std::vector<FaceExample> read_fer2013(const fs::path& data_root, const std::stri
   std::sort(out.begin(), out.end(),
             [](const FaceExample& a, const FaceExample& b) { return a.path < b.path; });
   return out;
+}
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& line) {
+  std::vector<std::string> out(1);
+  for (char c : line) {
+    if (c == ',') out.emplace_back();
+    else out.back().push_back(c);
+  }
+  return out;
+}
+
+bool is_picture(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp" || ext == ".bmp";
+}
+
+std::vector<FaceExample> read_labels_csv(const fs::path& dir, std::vector<std::string>& errors) {
+  const fs::path file = dir / "labels.csv";
+  const auto lines = read_lines(file);
+  if (lines.empty()) throw Error(fmt::format("{}: the file is empty", file.string()));
+  const auto header = split_commas(lines[0].text);
+  auto column = [&](std::string_view name) -> std::optional<size_t> {
+    auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? std::nullopt : std::optional<size_t>(size_t(it - header.begin()));
+  };
+  const auto path_col = column("path"), label_col = column("label"), source_col = column("source");
+  if (!path_col || !label_col) fail_at(file, 1, "the header needs \"path\" and \"label\" columns");
+  std::vector<FaceExample> out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto bad = [&](const std::string& what) { errors.push_back(fmt::format("{}:{}: {}", file.string(), lines[i].number, what)); };
+    const auto f = split_commas(lines[i].text);
+    if (f.size() != header.size()) {
+      bad(fmt::format("{} fields, expected {}", f.size(), header.size()));
+      continue;
+    }
+    const auto label = label_id(f[*label_col]);
+    if (!label) {
+      bad(fmt::format("unknown label \"{}\" (expected one of {})", f[*label_col], fmt::join(kLabels, ", ")));
+      continue;
+    }
+    const fs::path rel(f[*path_col]);
+    std::error_code ec;
+    // Paths stay inside the folder: a labels file is data, and must not name files elsewhere.
+    if (rel.empty() || rel.is_absolute() || *rel.lexically_normal().begin() == ".." ||
+        !fs::is_regular_file(dir / rel, ec)) {
+      bad(fmt::format("no picture \"{}\" inside {}", f[*path_col], dir.string()));
+      continue;
+    }
+    out.push_back({dir / rel, *label, source_col ? f[*source_col] : dir.filename().string(), {}});
+  }
+  return out;
+}
+
+std::vector<FaceExample> read_label_folders(const fs::path& dir, std::vector<std::string>& errors) {
+  std::vector<FaceExample> out;
+  for (const auto& sub : fs::directory_iterator(dir)) {
+    const std::string name = sub.path().filename().string();
+    if (name.starts_with('.') || !sub.is_directory()) continue;
+    const auto label = label_id(name);
+    if (!label) {
+      errors.push_back(fmt::format("{}: not a label folder (expected one of {})", sub.path().string(),
+                                   fmt::join(kLabels, ", ")));
+      continue;
+    }
+    for (const auto& f : fs::directory_iterator(sub.path()))
+      if (f.is_regular_file() && is_picture(f.path())) out.push_back({f.path(), *label, dir.filename().string(), {}});
+  }
+  return out;
+}
+
+// FER+'s columns onto the 7 labels; contempt, unknown and "not a face" have none.
+constexpr std::array<std::string_view, 7> kFerPlusLabels = {"neutral", "joy", "surprise", "sadness",
+                                                            "anger", "disgust", "fear"};
+constexpr size_t kUnknown = 8, kNotAFace = 9;
+
+}  // namespace
+
+std::vector<FaceExample> read_labelled_faces(const fs::path& dir, std::vector<std::string>& errors) {
+  require_dir(dir);
+  std::vector<FaceExample> out;
+  try {
+    out = fs::exists(dir / "labels.csv") ? read_labels_csv(dir, errors) : read_label_folders(dir, errors);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(fmt::format("cannot list {}: {}", dir.string(), e.what()));
+  }
+  if (out.empty())
+    throw Error(fmt::format("{}: no labelled picture (expected labels.csv with path,label or one folder per label)",
+                            dir.string()));
+  std::sort(out.begin(), out.end(), [](const FaceExample& a, const FaceExample& b) { return a.path < b.path; });
+  return out;
+}
+
+std::vector<FaceExample> read_face_split(const fs::path& data_root, const std::string& split) {
+  if (split != "photos-val") return read_fer2013(data_root, split);
+  // The yardstick itself: a damaged row is an error rather than a smaller yardstick.
+  std::vector<std::string> errors;
+  auto out = read_labelled_faces(data_root / "faces" / "photos-val", errors);
+  if (!errors.empty()) throw Error(fmt::format("photos-val is damaged: {}", errors.front()));
+  return out;
+}
+
+FerPlusVotes read_ferplus_votes(const fs::path& file) {
+  const auto lines = read_lines(file);
+  const std::string header = "file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF";
+  if (lines.empty() || lines[0].text != header) fail_at(file, 1, "expected the header " + header);
+  FerPlusVotes out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const auto f = split_commas(lines[i].text);
+    if (f.size() != 11) fail_at(file, lines[i].number, fmt::format("{} fields, expected 11", f.size()));
+    std::array<int, 10> votes{};
+    for (size_t c = 0; c < 10; ++c) {
+      const auto& v = f[c + 1];
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), votes[c]);
+      if (ec != std::errc() || end != v.data() + v.size() || votes[c] < 0 || votes[c] > 100)
+        fail_at(file, lines[i].number, fmt::format("bad vote count \"{}\"", v));
+    }
+    out[f[0]] = votes;
+  }
+  return out;
+}
+
+std::optional<int> ferplus_majority(const std::array<int, 10>& votes) {
+  const auto top = std::max_element(votes.begin(), votes.end());
+  if (*top == 0 || std::count(votes.begin(), votes.end(), *top) > 1) return std::nullopt;
+  const auto column = size_t(top - votes.begin());
+  return column < kFerPlusLabels.size() ? label_id(kFerPlusLabels[column]) : std::nullopt;
+}
+
+std::optional<std::vector<float>> ferplus_distribution(const std::array<int, 10>& votes) {
+  const int emotions = *std::max_element(votes.begin(), votes.begin() + 8);
+  if (std::max(votes[kUnknown], votes[kNotAFace]) >= emotions) return std::nullopt;
+  std::vector<float> out(kNumLabels, 0.0f);
+  float sum = 0;
+  for (size_t c = 0; c < kFerPlusLabels.size(); ++c) {
+    out[size_t(*label_id(kFerPlusLabels[c]))] = float(votes[c]);
+    sum += float(votes[c]);
+  }
+  if (sum == 0) return std::nullopt;
+  for (auto& p : out) p /= sum;
+  return out;
+}
+
+size_t relabel_ferplus(std::vector<FaceExample>& examples, const fs::path& data_root, bool soft) {
+  const auto votes = read_ferplus_votes(data_root / "faces" / "ferplus" / "ferplus_votes.csv");
+  const size_t before = examples.size();
+  std::erase_if(examples, [&](FaceExample& e) {
+    // The key is the file's path under faces/fer2013: split folder, class folder, name.
+    const auto key = (e.path.parent_path().parent_path().filename() / e.path.parent_path().filename() /
+                      e.path.filename()).generic_string();
+    auto it = votes.find(key);
+    if (it == votes.end()) return true;
+    const auto majority = ferplus_majority(it->second);
+    if (!soft) {
+      if (majority) e.label = *majority;
+      return !majority;
+    }
+    auto dist = ferplus_distribution(it->second);
+    if (!dist) return true;
+    // A tie between emotions keeps the example (its votes say so); its hard label is the first.
+    e.label = majority.value_or(int(std::max_element(dist->begin(), dist->end()) - dist->begin()));
+    e.target = std::move(*dist);
+    return false;
+  });
+  return before - examples.size();
 }
 
 namespace {

@@ -1,8 +1,11 @@
 #pragma once
 // Readers for the labelled data in ../shared/data (see its README), mapped onto the 7 labels.
 // No torch here. A malformed line is an emopost::Error naming the file and line number.
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,9 @@ struct TextExample {
 struct FaceExample {
   std::filesystem::path path;
   int label = 0;
+  std::string source = "fer2013";  // photos-val: its labels.csv's source ("lfw", "imfdb", ...)
+  // A distribution over the 7 labels to learn instead of `label` (FER+'s votes); empty: the label alone.
+  std::vector<float> target;
 };
 
 struct TextSplitStats {
@@ -52,6 +58,33 @@ std::vector<TextExample> read_labelled_jsonl(const std::filesystem::path& file, 
 // Sorted by path so runs are deterministic.
 std::vector<FaceExample> read_fer2013(const std::filesystem::path& data_root,
                                       const std::string& split);
+
+// A split of the face data: "train", "val", "test" (FER2013, as read_fer2013) or "photos-val" (real
+// photos, for validation only: faces/photos-val/labels.csv).
+std::vector<FaceExample> read_face_split(const std::filesystem::path& data_root, const std::string& split);
+
+// A user's labelled face pictures: `dir`/labels.csv with `path` and `label` columns (paths relative to
+// `dir`; an optional `source` column), or else one subfolder per label (anger/, joy/, ...) of images.
+// A bad row (too few fields, unknown label, no such file) is recorded in `errors` as "file:line: what"
+// and skipped; a folder with nothing readable is an Error. Sorted by path.
+std::vector<FaceExample> read_labelled_faces(const std::filesystem::path& dir, std::vector<std::string>& errors);
+
+// FER+'s ten crowd votes per FER2013 file (faces/ferplus/ferplus_votes.csv), keyed by the file's path
+// under faces/fer2013 ("test/angry/PrivateTest_1.jpg"), in the CSV's column order: neutral, happiness,
+// surprise, sadness, anger, disgust, fear, contempt, unknown, NF.
+using FerPlusVotes = std::map<std::string, std::array<int, 10>, std::less<>>;
+FerPlusVotes read_ferplus_votes(const std::filesystem::path& file);
+
+// The unique plurality of the votes when it is one of the 7 labels; nullopt on a tie, or when
+// contempt, "unknown" or "not a face" wins (the data README's hard label).
+std::optional<int> ferplus_majority(const std::array<int, 10>& votes);
+// The votes over the 7 labels, normalised (contempt's dropped); nullopt when "unknown" or "not a
+// face" has the most votes (ties included) or no vote names one of the 7.
+std::optional<std::vector<float>> ferplus_distribution(const std::array<int, 10>& votes);
+
+// FER2013 examples relabelled by FER+ (`soft`: also its vote distribution as `target`); those with no
+// usable FER+ label are left out. Returns how many were left out.
+size_t relabel_ferplus(std::vector<FaceExample>& examples, const std::filesystem::path& data_root, bool soft);
 
 // Keeps n examples (0 = all) spread evenly through the list, so that a class-sorted list (FER2013
 // folders) keeps every class in a smoke run.

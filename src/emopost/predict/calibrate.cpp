@@ -176,7 +176,7 @@ fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequ
 }
 
 nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& r) {
-  auto faces = data::read_fer2013(r.data_root, r.split);
+  auto faces = data::read_face_split(r.data_root, r.split);
   data::take_evenly(faces, r.limit);
   const auto& detector = predictor.detector();
   std::vector<int> labels, detected_labels;

@@ -35,12 +35,13 @@ nlohmann::json score_posts(const fusion::FusionModel& fusion, const std::vector<
 
 struct FaceStudyRequest {
   std::filesystem::path data_root = "../shared/data";
-  std::string split = "val";  // margins are chosen on validation (PublicTest), never on PrivateTest
+  // Margins are chosen on validation (PublicTest, or photos-val's real photos), never on PrivateTest.
+  std::string split = "val";
   std::vector<double> margins{0.0, 0.1, 0.2, 0.3, 0.4};
   size_t limit = 0;
 };
 
-// Detector recall on FER2013 images and face-model accuracy by crop margin.
+// Detector recall on FER2013 images (or photos-val's) and face-model accuracy by crop margin.
 nlohmann::json study_faces(const Predictor& predictor, const FaceStudyRequest& request);
 
 // Where the eyes of FER2013's faces sit in its 48x48 frame: the landmark net (a folder as in

@@ -55,6 +55,10 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   take(j, "detector_model", detector_model, seen, origin);
   take(j, "landmarks_model", landmarks_model, seen, origin);
   take(j, "face_cache", face_cache, seen, origin);
+  take(j, "face_labels", c.face_labels, seen, origin);
+  std::string teacher;
+  take(j, "teacher", teacher, seen, origin);
+  take(j, "teacher_weight", c.teacher_weight, seen, origin);
   take(j, "epochs", c.epochs, seen, origin);
   take(j, "batch_size", c.batch_size, seen, origin);
   take(j, "eval_batch_size", c.eval_batch_size, seen, origin);
@@ -78,6 +82,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (!data_root.empty()) c.data_root = data_root;
   c.init_from = init_from;
   c.mlm_wordnet = wordnet;
+  c.teacher = teacher;
   if (!vocab.empty()) c.vocab = vocab;
   if (!detector_model.empty()) c.detector_model = detector_model;
   if (!landmarks_model.empty()) c.landmarks_model = landmarks_model;
@@ -98,6 +103,10 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::filesyste
   if (c.save_dtype != "float32" && c.save_dtype != "float16") fail("\"save_dtype\" must be \"float32\" or \"float16\"");
   if (!c.face_detector.empty() && c.face_detector != "cnn" && c.face_detector != "lbp")
     fail("\"face_detector\" must be \"\" (faces as they are), \"cnn\" or \"lbp\"");
+  if (c.face_labels != "fer2013" && c.face_labels != "ferplus" && c.face_labels != "ferplus-votes")
+    fail("\"face_labels\" must be \"fer2013\", \"ferplus\" or \"ferplus-votes\"");
+  if (c.teacher_weight < 0 || c.teacher_weight > 1) fail("\"teacher_weight\" must be a share between 0 and 1");
+  if (!c.teacher.empty() && c.task != "image") fail("\"teacher\" distils face models only");
   if (c.mixup < 0) fail("\"mixup\" must be 0 (off) or positive");
   if (c.text_augment < 0 || c.text_augment > 1) fail("\"text_augment\" must be a share between 0 and 1");
   if (c.word_dropout < 0 || c.word_dropout >= 1) fail("\"word_dropout\" must be a share from 0 up to (not) 1");
@@ -138,6 +147,9 @@ nlohmann::json TrainConfig::to_json() const {
           {"detector_model", detector_model.string()},
           {"landmarks_model", landmarks_model.string()},
           {"face_cache", face_cache.string()},
+          {"face_labels", face_labels},
+          {"teacher", teacher.string()},
+          {"teacher_weight", teacher_weight},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"eval_batch_size", eval_batch_size},

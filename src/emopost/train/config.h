@@ -42,6 +42,14 @@ struct TrainConfig {
   std::string face_detector;
   std::filesystem::path detector_model = "models/detector", landmarks_model = "models/landmarks";
   std::filesystem::path face_cache = "runs/face-cache";
+  // Whose labels the faces learn: "fer2013" (its folders), "ferplus" (FER+'s majority label), or
+  // "ferplus-votes" (FER+'s ten votes as a distribution to learn; validation scores its majority).
+  // With FER+, faces with no usable FER+ label (a tie, or "unknown"/"not a face" winning) are left out.
+  std::string face_labels = "fer2013";
+  // Distillation: a face model folder (an ensemble too) whose probabilities on each clean training
+  // face, mirror averaged, make up `teacher_weight` of its target; its labels make up the rest.
+  std::filesystem::path teacher;
+  double teacher_weight = 0.5;
 
   int epochs = 10;
   int batch_size = 32;

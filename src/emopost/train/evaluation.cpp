@@ -24,21 +24,61 @@ std::unique_ptr<Task> load_jsonl_task(const EvalRequest& r, const std::string& s
   return load_text_task(r.model_dir, split, std::move(examples), r.drop_words);
 }
 
+// Labelled face pictures: a split of the data root, or a user's folder (its bad rows reported and skipped).
+std::unique_ptr<Task> load_faces_task(const EvalRequest& r, const std::string& task_split,
+                                      std::vector<std::string>& skipped, size_t& left_out) {
+  std::vector<data::FaceExample> examples;
+  if (r.format == "folder") {
+    examples = data::read_labelled_faces(r.data_root, skipped);
+    for (const auto& e : skipped) spdlog::warn("skipped {}", e);
+    data::take_evenly(examples, r.limit);
+  } else {
+    examples = face_examples(r.data_root, r.split, r.face_labels, r.limit, &left_out);
+  }
+  if (examples.empty()) throw Error(r.data_root.string() + ": no labelled face to read");
+  return load_image_task(r.model_dir, task_split, examples, r.faces);
+}
+
+// The pictures in which the detector found no face (read whole), as a count and a list.
+void report_no_face(const SplitData& data, EvalOutput& out) {
+  if (data.face_found.empty()) return;
+  std::vector<std::string> missed;
+  for (size_t i = 0; i < data.size(); ++i)
+    if (!data.face_found[i]) missed.push_back(data.files[i]);
+  out.json["no_face_found"] = {{"count", missed.size()}, {"files", missed}};
+  out.markdown += fmt::format("\n## No face found ({} of {} pictures, read whole)\n\n", missed.size(), data.size());
+  for (size_t i = 0; i < missed.size() && i < 50; ++i) out.markdown += "- " + missed[i] + "\n";
+  if (missed.size() > 50) out.markdown += fmt::format("- ... and {} more (all in the JSON)\n", missed.size() - 50);
+}
+
 }  // namespace
 
 EvalOutput run_evaluation(const EvalRequest& r) {
-  if (r.format != "recipe" && r.format != "jsonl") throw Error("unknown --format \"" + r.format + "\" (recipe or jsonl)");
+  if (r.format != "recipe" && r.format != "jsonl" && r.format != "folder")
+    throw Error("unknown --format \"" + r.format + "\" (recipe, jsonl or folder)");
+  if (r.format == "folder" && r.kind != "image") throw Error("--format folder reads face pictures: use `eval image`");
+  if (r.face_labels != "fer2013" && r.face_labels != "ferplus")
+    throw Error("unknown --labels \"" + r.face_labels + "\" (fer2013 or ferplus)");
+  if (r.face_labels != "fer2013" && r.kind != "image") throw Error("--labels applies to image models only");
   if (!r.drop_words.empty() && r.kind != "text") throw Error("--drop-words applies to text models only");
   if (r.faces.photo_damage && r.kind != "image") throw Error("--photo-damage applies to image models only");
-  const bool jsonl = r.format == "jsonl";
-  const std::string split = jsonl ? r.data_root.stem().string() : r.split;
+  const bool jsonl = r.format == "jsonl", folder = r.format == "folder";
+  const std::string split = jsonl ? r.data_root.stem().string() : folder ? r.data_root.filename().string() : r.split;
+  // A user's folder is read under a name of its own (it names the face cache), so that its pictures never
+  // meet the cached faces of a split with the same name.
+  const std::string task_split =
+      folder ? fmt::format("folder-{:016x}", std::hash<std::string>{}(std::filesystem::absolute(r.data_root).string()))
+             : split;
   std::vector<std::string> skipped;
+  size_t left_out = 0;
   auto task = jsonl ? load_jsonl_task(r, split, skipped)
-                    : load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, r.faces, r.drop_words);
+              : r.kind == "image" ? load_faces_task(r, task_split, skipped, left_out)
+                                  : load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, {},
+                                              r.drop_words);
   if (r.int8) task->quantize_int8();
   task->set_mirror_average(r.mirror);
-  auto ev = evaluate(*task, split, r.batch_size, r.bf16, "eval " + split);
-  const auto& data = task->split(split);
+  auto ev = evaluate(*task, task_split, r.batch_size, r.bf16, "eval " + split);
+  const auto& data = task->split(task_split);
   std::vector<std::string> labels(kLabels.begin(), kLabels.end());
 
   EvalOutput out;
@@ -49,14 +89,23 @@ EvalOutput run_evaluation(const EvalRequest& r) {
               {"pooled", ev.report.to_json(labels)}};
   out.markdown = fmt::format("# Evaluation of `{}` on {} ({} examples)\n\n## Pooled\n\n{}\n",
                              r.model_dir.string(), split, data.size(), ev.report.to_markdown(labels));
-  if (jsonl) {
+  if (jsonl || folder) {
     out.json["data"] = r.data_root.string();
     out.json["skipped"] = skipped;
     if (!skipped.empty()) {
-      out.markdown += fmt::format("\n## Lines skipped ({})\n\n", skipped.size());
+      out.markdown += fmt::format("\n## {} skipped ({})\n\n", jsonl ? "Lines" : "Rows or folders", skipped.size());
       for (const auto& e : skipped) out.markdown += "- " + e + "\n";
     }
   }
+  if (r.kind == "image" && !folder && r.split != "photos-val") {
+    out.json["labels"] = r.face_labels;
+    if (r.face_labels == "ferplus") {
+      out.json["left_out"] = left_out;
+      out.markdown += fmt::format("\nScored against FER+'s majority labels; {} faces without a usable FER+ label "
+                                  "(a tie, contempt, \"unknown\" or \"not a face\") left out.\n", left_out);
+    }
+  }
+  report_no_face(data, out);
   for (size_t i = 0; i < data.size(); ++i) {
     out.predictions.push_back({{"index", i}, {"source", data.sources[i]}, {"label", labels[data.labels[i]]},
                                {"predicted", labels[ev.predicted[i]]}, {"probabilities", ev.probabilities[i]}});

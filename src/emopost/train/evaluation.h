@@ -14,9 +14,12 @@ namespace emopost::train {
 struct EvalRequest {
   std::string kind;  // "text" or "image"
   std::filesystem::path model_dir;
-  std::filesystem::path data_root = "../shared/data";  // or, with format "jsonl", the JSONL file
-  std::string format = "recipe";  // "recipe": a split of the data root; "jsonl": {"text","label"} lines
-  std::string split = "val";  // the test split is read once, for the model that ships
+  std::filesystem::path data_root = "../shared/data";  // or, with format "jsonl" or "folder", the file or folder
+  // "recipe": a split of the data root; "jsonl": {"text","label"} lines; "folder": labelled face pictures
+  // (data::read_labelled_faces)
+  std::string format = "recipe";
+  std::string split = "val";  // the test split is read once, for the model that ships; faces: also "photos-val"
+  std::string face_labels = "fer2013";  // FER2013's splits scored against "fer2013" or "ferplus" (its majority)
   std::string recipe = "all";
   int batch_size = 256;
   bool bf16 = false;

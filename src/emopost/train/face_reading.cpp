@@ -28,7 +28,7 @@ namespace {
 
 // Changes to any file or setting that shapes the faces give a new key, so a stale cache is never read.
 std::string cache_key(const FaceReading& how, const vision::DetectorOptions& o, int channels) {
-  std::string all = fmt::format("v1 {} {} {} {} {} {} {} {} {} ", how.detector, channels, how.margin, o.min_score,
+  std::string all = fmt::format("v2 {} {} {} {} {} {} {} {} {} ", how.detector, channels, how.margin, o.min_score,
                                 o.cnn_input, o.detect_side, o.scale_factor, o.min_neighbors, o.min_face_fraction);
   if (how.detector == "cnn") {
     for (auto f : {how.detector_model / "model.safetensors", how.detector_model / "config.json",
@@ -43,7 +43,12 @@ std::string cache_key(const FaceReading& how, const vision::DetectorOptions& o, 
 // An example's name in the cache: its class folder and file name, whatever the data root's path.
 std::string name_of(const fs::path& p) { return (p.parent_path().filename() / p.filename()).generic_string(); }
 
-using Faces = std::map<std::string, cv::Mat>;
+// A face as cut, and whether the detector found it (else the picture was read whole).
+struct CachedFace {
+  cv::Mat face;
+  bool found = false;
+};
+using Faces = std::map<std::string, CachedFace>;
 
 Faces load_cache(const fs::path& file) {
   Faces faces;
@@ -61,10 +66,12 @@ Faces load_cache(const fs::path& file) {
     in.read(reinterpret_cast<char*>(&rows), sizeof rows);
     in.read(reinterpret_cast<char*>(&cols), sizeof cols);
     in.read(reinterpret_cast<char*>(&type), sizeof type);
+    char found = 0;
+    in.read(&found, 1);
     if (!in || rows <= 0 || cols <= 0 || rows > 4096 || cols > 4096 || (type != CV_8UC1 && type != CV_8UC3)) break;
     cv::Mat m(rows, cols, type);
     in.read(reinterpret_cast<char*>(m.data), std::streamsize(m.total() * m.elemSize()));
-    if (in) faces[name] = m;
+    if (in) faces[name] = {m, found != 0};
   }
   if (faces.size() != n) spdlog::warn("{}: damaged face cache, reading again what it lacks", file.string());
   return faces;
@@ -77,12 +84,15 @@ void save_cache(const fs::path& file, const Faces& faces) {
     std::ofstream out(tmp, std::ios::binary);
     auto n = uint32_t(faces.size());
     out.write(reinterpret_cast<const char*>(&n), sizeof n);
-    for (const auto& [name, m] : faces) {
+    for (const auto& [name, cached] : faces) {
+      const cv::Mat& m = cached.face;
       auto len = uint32_t(name.size());
       int32_t dims[] = {m.rows, m.cols, m.type()};
+      const char found = cached.found;
       out.write(reinterpret_cast<const char*>(&len), sizeof len);
       out.write(name.data(), len);
       out.write(reinterpret_cast<const char*>(dims), sizeof dims);
+      out.write(&found, 1);
       cv::Mat c = m.isContinuous() ? m : m.clone();
       out.write(reinterpret_cast<const char*>(c.data), std::streamsize(c.total() * c.elemSize()));
     }
@@ -106,9 +116,10 @@ std::vector<cv::Mat> damaged(std::vector<cv::Mat> faces, const FaceReading& how)
 }
 
 std::vector<cv::Mat> read_clean_faces(const std::vector<data::FaceExample>& examples, int channels,
-                                      const FaceReading& how, const std::string& split) {
+                                      const FaceReading& how, const std::string& split, std::vector<char>* found_out) {
   std::vector<cv::Mat> out;
   out.reserve(examples.size());
+  if (found_out) found_out->clear();
   if (how.detector.empty()) {
     ProgressBar bar(examples.size(), "decode " + split, "img");
     for (const auto& e : examples) out.push_back(in_channels(vision::read_rgb(e.path), channels)), bar.update(1);
@@ -123,17 +134,19 @@ std::vector<cv::Mat> read_clean_faces(const std::vector<data::FaceExample>& exam
   size_t fresh = 0, found = 0;
   ProgressBar bar(examples.size(), fmt::format("faces {} ({})", split, how.detector), "img");
   for (const auto& e : examples) {
-    auto& face = cached[name_of(e.path)];
+    auto& [face, was_found] = cached[name_of(e.path)];
     if (face.empty()) {
       // Decoded as predict decodes it (in colour for a detector that reads colour), found and cut.
       const cv::Mat rgb = vision::read_rgb(e.path);
       const cv::Mat picture = detector->reads_colour() ? rgb : in_channels(rgb, channels);
       face = vision::read_face(picture, *detector, how.margin);
-      found += face.data != picture.data;
+      was_found = face.data != picture.data;
+      found += was_found;
       if (face.channels() != channels) face = in_channels(face, channels);
       ++fresh;
     }
     out.push_back(face);
+    if (found_out) found_out->push_back(was_found);
     bar.update(1);
 #ifdef __GLIBC__
     // The detector's freed activations sit between the kept crops on glibc's heap, which grows by
@@ -153,8 +166,8 @@ std::vector<cv::Mat> read_clean_faces(const std::vector<data::FaceExample>& exam
 }  // namespace
 
 std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, int channels, const FaceReading& how,
-                                const std::string& split) {
-  return damaged(read_clean_faces(examples, channels, how, split), how);
+                                const std::string& split, std::vector<char>* found) {
+  return damaged(read_clean_faces(examples, channels, how, split, found), how);
 }
 
 }  // namespace emopost::train

@@ -26,8 +26,9 @@ struct FaceReading {
 };
 
 // The faces of `examples`, 8-bit with `channels` channels (1: grey, 3: RGB), in order. `split` names
-// the cache file and the progress bar.
+// the cache file and the progress bar. With a detector, `found` (when given) says per example whether
+// a face was found in it; where none was, its picture is read whole, as `predict` reads a small crop.
 std::vector<cv::Mat> read_faces(const std::vector<data::FaceExample>& examples, int channels, const FaceReading& how,
-                                const std::string& split);
+                                const std::string& split, std::vector<char>* found = nullptr);
 
 }  // namespace emopost::train

@@ -1,6 +1,7 @@
 #include "emopost/train/tasks.h"
 
 #include <cstring>
+#include <numeric>
 #include <optional>
 #include <set>
 
@@ -9,6 +10,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/labels.h"
+#include "emopost/core/progress.h"
 #include "emopost/data/datasets.h"
 #include "emopost/io/hf_config.h"
 #include "emopost/models/checkpoint.h"
@@ -195,12 +197,15 @@ class ImageTask : public Task {
 
   void add_split(const std::string& name, const std::vector<data::FaceExample>& examples, const FaceReading& how) {
     auto& s = splits_[name];
-    images_[name] = read_faces(examples, pre_.channels, how, name);
+    images_[name] = read_faces(examples, pre_.channels, how, name, &s.face_found);
     for (const auto& e : examples) {
       s.labels.push_back(e.label);
-      s.sources.push_back("fer2013");
+      s.sources.push_back(e.source);
       s.files.push_back(e.path.string());
+      if (!e.target.empty()) s.targets.push_back(e.target);
     }
+    if (!s.targets.empty() && s.targets.size() != s.size())
+      throw Error(fmt::format("{}: some faces have a label distribution and some do not", name));
   }
 
   torch::nn::Module& module() override { return model_.module(); }
@@ -225,18 +230,52 @@ class ImageTask : public Task {
   void load_weights(const fs::path& dir) override {
     copy_state(model_.module(), models::ImageClassifier::load(dir).module());
   }
+
+  // Knowledge distillation: each training face's target becomes `weight` times the teacher's
+  // probabilities for it (a face folder, an ensemble too, averaged with the mirror as predict reads)
+  // plus 1 - `weight` times its labels. The teacher reads the clean face once, at the start.
+  void distil_from(const fs::path& teacher_dir, double weight) {
+    auto teacher = models::load_face_folder(teacher_dir);
+    teacher.model.set_mirror_average(true);
+    teacher.model.prepare_inference();
+    torch::NoGradGuard no_grad;
+    auto& s = splits_.at("train");
+    std::vector<std::vector<float>> targets(s.size(), std::vector<float>(kNumLabels));
+    ProgressBar bar(s.size(), "teacher " + teacher_dir.string(), "img");
+    for (size_t start = 0; start < s.size(); start += 64) {
+      std::vector<size_t> idx(std::min<size_t>(64, s.size() - start));
+      std::iota(idx.begin(), idx.end(), start);
+      auto p = torch::softmax(teacher.model.forward(to_pixels(images_.at("train"), idx, teacher.preprocess)), 1)
+                   .contiguous();
+      for (size_t r = 0; r < idx.size(); ++r) {
+        const size_t i = idx[r];
+        for (int c = 0; c < kNumLabels; ++c) {
+          const float label = s.targets.empty() ? float(s.labels[i] == c) : s.targets[i][size_t(c)];
+          targets[i][size_t(c)] = float(weight) * p[int64_t(r)][c].item<float>() + float(1 - weight) * label;
+        }
+      }
+      bar.update(idx.size());
+    }
+    bar.finish();
+    s.targets = std::move(targets);
+  }
   void quantize_int8() override { model_.quantize_int8(); }
   void set_mirror_average(bool on) override { model_.set_mirror_average(on); }
 
  private:
   torch::Tensor pixels(const std::string& split, const std::vector<size_t>& idx, bool augment, std::mt19937& rng) {
-    const auto& images = images_.at(split);
-    const int64_t C = pre_.channels, H = pre_.height, W = pre_.width;
-    auto out = torch::empty({static_cast<int64_t>(idx.size()), C, H, W});
+    return to_pixels(images_.at(split), idx, pre_, augment && augment_ ? &*augment_ : nullptr, &rng);
+  }
+
+  // The model's input [B, C, H, W] for images[idx], augmented when `augment` is given.
+  static torch::Tensor to_pixels(const std::vector<cv::Mat>& images, const std::vector<size_t>& idx,
+                                 const vision::PreprocessOptions& pre, const vision::AugmentOptions* augment = nullptr,
+                                 std::mt19937* rng = nullptr) {
+    auto out = torch::empty({static_cast<int64_t>(idx.size()), pre.channels, pre.height, pre.width});
     for (size_t r = 0; r < idx.size(); ++r) {
       cv::Mat img = images[idx[r]];
-      if (augment && augment_) img = vision::augment(img, rng, *augment_);
-      auto chw = vision::preprocess(img, pre_);
+      if (augment) img = vision::augment(img, *rng, *augment);
+      auto chw = vision::preprocess(img, pre);
       std::memcpy(out[r].data_ptr<float>(), chw.data(), chw.size() * sizeof(float));
     }
     return out;
@@ -265,13 +304,13 @@ std::unique_ptr<TextTask> text_task(models::DistilBert model, text::TextReader r
 
 std::unique_ptr<ImageTask> image_task(models::ImageClassifier model, vision::PreprocessOptions pre,
                                       std::optional<vision::AugmentOptions> augment, const fs::path& data_root,
-                                      const std::vector<std::string>& splits, size_t n, const FaceReading& how) {
+                                      const std::vector<std::string>& splits, size_t n, const FaceReading& how,
+                                      const std::string& labels = "fer2013") {
   auto task = std::make_unique<ImageTask>(std::move(model), std::move(pre), std::move(augment));
-  for (const auto& s : splits) {
-    auto examples = data::read_fer2013(data_root, s);
-    data::take_evenly(examples, n);  // the list is sorted by class folder
-    task->add_split(s, examples, how);
-  }
+  // Validation and test score the majority label even when training learns the votes.
+  for (const auto& s : splits)
+    task->add_split(s, face_examples(data_root, s, s == "train" || labels != "ferplus-votes" ? labels : "ferplus", n),
+                    how);
   return task;
 }
 
@@ -312,7 +351,9 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
   if (c.augment) augment = c.photo_augment ? vision::AugmentOptions::for_photos() : vision::AugmentOptions{};
   FaceReading how{.detector = c.face_detector, .detector_model = c.detector_model,
                   .landmarks_model = c.landmarks_model, .cache = c.face_cache};
-  return image_task(std::move(model), pre, augment, c.data_root, splits, c.limit_examples, how);
+  auto task = image_task(std::move(model), pre, augment, c.data_root, splits, c.limit_examples, how, c.face_labels);
+  if (!c.teacher.empty()) task->distil_from(c.teacher, c.teacher_weight);
+  return task;
 }
 
 std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_dir,
@@ -329,6 +370,28 @@ std::unique_ptr<Task> load_task(const std::string& kind, const fs::path& model_d
     return image_task(std::move(folder.model), folder.preprocess, std::nullopt, data_root, splits, n, faces);
   }
   throw Error("unknown model kind \"" + kind + "\" (use text or image)");
+}
+
+std::vector<data::FaceExample> face_examples(const fs::path& data_root, const std::string& split,
+                                             const std::string& labels, size_t n, size_t* left_out) {
+  auto examples = data::read_face_split(data_root, split);
+  size_t dropped = 0;
+  if (labels != "fer2013" && split != "photos-val") {
+    dropped = data::relabel_ferplus(examples, data_root, labels == "ferplus-votes");
+    spdlog::info("{}: FER+ labels for {} faces; {} without a usable FER+ label left out", split, examples.size(),
+                 dropped);
+  }
+  if (left_out) *left_out = dropped;
+  data::take_evenly(examples, n);  // the list is sorted by class folder
+  return examples;
+}
+
+std::unique_ptr<Task> load_image_task(const fs::path& model_dir, const std::string& split,
+                                      const std::vector<data::FaceExample>& examples, const FaceReading& faces) {
+  auto folder = models::load_face_folder(model_dir);
+  auto task = std::make_unique<ImageTask>(std::move(folder.model), folder.preprocess, std::nullopt);
+  task->add_split(split, examples, faces);
+  return task;
 }
 
 std::unique_ptr<Task> load_text_task(const fs::path& model_dir, const std::string& split,

@@ -23,6 +23,9 @@ struct SplitData {
   std::vector<std::string> sources;  // data set per example ("carer", "goemotions", "fer2013")
   std::vector<std::string> texts;    // text task only, for reports
   std::vector<std::string> files;    // image task only: each face's image file, for reports
+  std::vector<char> face_found;      // image task through a detector: whether a face was found in each
+  // Distributions over the labels to learn instead of `labels` (FER+'s votes); empty: the labels alone.
+  std::vector<std::vector<float>> targets;
   size_t size() const { return labels.size(); }
 };
 
@@ -70,6 +73,17 @@ std::unique_ptr<Task> load_task(const std::string& kind, const std::filesystem::
                                 const std::filesystem::path& data_root, const std::string& recipe,
                                 const std::vector<std::string>& splits, size_t limit = 0,
                                 const FaceReading& faces = {}, const std::vector<std::string>& drop_words = {});
+
+// A face split's examples with the labels asked for: "fer2013", or FER+'s ("ferplus": the majority;
+// "ferplus-votes": also the vote distribution, for training). FER+ relabels FER2013's splits only, and
+// `left_out` (when given) counts the faces it has no usable label for. n > 0 keeps n, spread evenly.
+std::vector<data::FaceExample> face_examples(const std::filesystem::path& data_root, const std::string& split,
+                                             const std::string& labels = "fer2013", size_t n = 0,
+                                             size_t* left_out = nullptr);
+
+// A face model folder over faces the caller has chosen, as split `split`.
+std::unique_ptr<Task> load_image_task(const std::filesystem::path& model_dir, const std::string& split,
+                                      const std::vector<data::FaceExample>& examples, const FaceReading& faces);
 
 // A text model folder over texts the caller has read (a user's own labelled JSONL), as split `split`.
 std::unique_ptr<Task> load_text_task(const std::filesystem::path& model_dir, const std::string& split,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <numeric>
 
@@ -125,7 +126,23 @@ void append_jsonl(const fs::path& file, const nlohmann::json& j) {
   out << j.dump() << "\n";
 }
 
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets,
+                                 const torch::Tensor& class_weights, double label_smoothing) {
+  auto t = targets.to(torch::kFloat);
+  if (label_smoothing > 0) t = t * (1 - label_smoothing) + label_smoothing / double(t.size(1));
+  const auto per_example = -(t * torch::log_softmax(logits.to(torch::kFloat), 1)).sum(1);
+  const auto weight = (t * class_weights.to(torch::kFloat)).sum(1);
+  return (weight * per_example).sum() / weight.sum();
+}
+
 namespace {
+
+torch::Tensor targets_of(const SplitData& split, const std::vector<size_t>& rows) {
+  auto out = torch::empty({int64_t(rows.size()), kNumLabels});
+  for (size_t r = 0; r < rows.size(); ++r)
+    std::memcpy(out[int64_t(r)].data_ptr<float>(), split.targets[rows[r]].data(), kNumLabels * sizeof(float));
+  return out;
+}
 
 // The table the original study printed after every epoch.
 void print_epoch_row(const nlohmann::json& row, bool header) {
@@ -203,7 +220,10 @@ FitResult fit(const TrainConfig& c, bool resume) {
       for (size_t i = 0; i < idx.size(); ++i) y[i] = train.labels[idx[i]];
       set_lr(*optimizer, scheduled_lr(c.learning_rate, step, total_steps, warmup));
       optimizer->zero_grad();
-      auto cross_entropy = [&](const torch::Tensor& logits, const std::vector<int64_t>& labels) {
+      auto cross_entropy = [&](const torch::Tensor& logits, const std::vector<int64_t>& labels,
+                               const std::vector<size_t>& rows) {
+        if (!train.targets.empty()) return soft_cross_entropy(logits, targets_of(train, rows), weight_tensor,
+                                                              c.label_smoothing);
         return torch::nn::functional::cross_entropy(
             logits.to(torch::kFloat), torch::tensor(labels, torch::kLong),
             torch::nn::functional::CrossEntropyFuncOptions().weight(weight_tensor).label_smoothing(c.label_smoothing));
@@ -220,10 +240,10 @@ FitResult fit(const TrainConfig& c, bool resume) {
         for (size_t i = 0; i < idx.size(); ++i) y2[i] = train.labels[partner[i]];
         models::Bf16Autocast autocast(c.bf16);
         auto logits = task->mixed_logits("train", idx, partner, lambda, rng);
-        loss = lambda * cross_entropy(logits, y) + (1 - lambda) * cross_entropy(logits, y2);
+        loss = lambda * cross_entropy(logits, y, idx) + (1 - lambda) * cross_entropy(logits, y2, partner);
       } else {
         models::Bf16Autocast autocast(c.bf16);
-        loss = cross_entropy(task->logits("train", idx, true, rng), y);
+        loss = cross_entropy(task->logits("train", idx, true, rng), y, idx);
       }
       loss.backward();
       if (c.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(module.parameters(), c.max_grad_norm);

@@ -47,6 +47,13 @@ FitResult fit(const TrainConfig& config, bool resume);
 std::vector<double> class_weights(const std::vector<int>& labels, int num_classes,
                                   const std::string& scheme);
 
+// Cross-entropy of `logits` [B, K] to label distributions `targets` [B, K] (FER+'s votes, a teacher's
+// probabilities), each example weighted by its target's mean class weight; with one-hot targets this is
+// exactly the class-weighted cross-entropy of hard labels. Label smoothing blends each target with the
+// uniform distribution first.
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets,
+                                 const torch::Tensor& class_weights, double label_smoothing = 0);
+
 // Learning rate at `step` of `total`: linear warm-up to peak, then linear decay to 0.
 double scheduled_lr(double peak, int64_t step, int64_t total, int64_t warmup);
 
