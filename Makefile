@@ -28,7 +28,7 @@ sanitize: deps
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TESTS)
 	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|ServerReport|Bot|ReportFigures|fuzz_corpus_)'
+	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|FerPlusTest|LabelledFacesTest|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|ServerReport|Bot|ReportFigures|fuzz_corpus_)'
 
 # ThreadSanitizer over the threaded code without torch: the HTTP server and its deadlines, the
 # micro-batcher, the worker, the Telegram bot (libtorch's OpenMP pool is not instrumented, so its
