@@ -35,43 +35,27 @@ torch::Tensor ExpressionNetImpl::forward_face_api(const torch::Tensor& x) {
 }
 
 torch::Tensor ExpressionNetImpl::forward(const torch::Tensor& pixel_values) {
-  if (pixel_values.dim() != 4 || pixel_values.size(1) != config_.num_channels)
-    throw Error(fmt::format("the expression net reads [B, {}, H, W] pixels", config_.num_channels), Errc::bad_image);
-  // Inference in slices: at 256 faces (eval's batch) each 56 x 56 x 32 activation is 100 MB, past the
-  // blocks the allocator keeps (threads.h), and faults in afresh every pass: 15x slower than slices of
-  // 32 (eval of 1,024 PublicTest faces with the mirror, 71 s against 4.7 s).
-  constexpr int64_t kSlice = 32;
-  if (!is_training() && pixel_values.size(0) > kSlice) {
-    std::vector<torch::Tensor> parts;
-    for (const auto& slice : pixel_values.split(kSlice)) parts.push_back(forward(slice));
-    return torch::cat(parts);
-  }
-  // Back to 0..1, then the package's RGB less its mean over 255, at its side.
-  auto x = pixel_values * config_.pixel_std + config_.pixel_mean;
-  if (config_.num_channels == 1) x = x.expand({-1, 3, -1, -1});
-  const auto mean = torch::tensor(std::vector<float>(config_.mean_rgb.begin(), config_.mean_rgb.end())).view({1, 3, 1, 1}) / 255.0;
-  const int64_t side = config_.input_size;
-  if (x.size(2) != side || x.size(3) != side)
-    x = torch::nn::functional::interpolate(
-        x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{side, side})
-               .mode(torch::kBilinear).align_corners(false));
-  return forward_face_api((x - mean).contiguous(torch::MemoryFormat::ChannelsLast));
+  // In slices at inference: at 256 faces (eval's batch) each 56 x 56 x 32 activation is 100 MB.
+  return face_api::read_faces(*this, pixel_values, config_.num_channels, "the expression net", [this](const torch::Tensor& in) {
+    // Back to 0..1, then the package's RGB less its mean over 255, at its side.
+    auto x = in * config_.pixel_std + config_.pixel_mean;
+    if (config_.num_channels == 1) x = x.expand({-1, 3, -1, -1});
+    const auto mean = torch::tensor(std::vector<float>(config_.mean_rgb.begin(), config_.mean_rgb.end())).view({1, 3, 1, 1}) / 255.0;
+    const int64_t side = config_.input_size;
+    if (x.size(2) != side || x.size(3) != side)
+      x = torch::nn::functional::interpolate(
+          x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{side, side})
+                 .mode(torch::kBilinear).align_corners(false));
+    return forward_face_api((x - mean).contiguous(torch::MemoryFormat::ChannelsLast));
+  });
 }
 
 ExpressionNet load_expression_net(const fs::path& dir) {
-  try {
-    ExpressionNet net(io::FaceExpressionConfig::from_json(read_json_file(dir / "config.json")));
-    face_api::load_weights(*net, dir / "model.safetensors");
-    return net;
-  } catch (const Error& e) {  // a folder that fails to load is the checkpoint's problem
-    throw Error(fmt::format("face model {}: {}", dir.string(), e.what()), Errc::bad_model);
-  }
+  return face_api::load_net<ExpressionNet, io::FaceExpressionConfig>(dir);
 }
 
 void save_expression_net(ExpressionNet& net, const fs::path& dir, torch::ScalarType float_dtype) {
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (const auto& p : net->named_parameters()) tensors.emplace_back(p.key(), p.value().detach().contiguous());
-  save_folder(dir, tensors, net->config().to_json(), float_dtype);
+  face_api::save_weights(*net, dir, net->config().to_json(), float_dtype);
 }
 
 void convert_face_expression(const fs::path& manifest, const fs::path& out_dir, int side) {
@@ -88,11 +72,7 @@ void convert_face_expression(const fs::path& manifest, const fs::path& out_dir, 
   for (auto& [name, t] : tensors)
     if (name.starts_with("fc.")) t = t.index_select(0, index).contiguous();
   save_folder(out_dir, tensors, config.to_json());
-  io::ImageProcessorConfig processor;
-  processor.height = processor.width = side;
-  processor.image_mean = {config.pixel_mean};
-  processor.image_std = {config.pixel_std};
-  write_json_file(out_dir / "preprocessor_config.json", processor.to_json());
+  face_api::write_processor_config(out_dir, side, config.pixel_mean, config.pixel_std);
 }
 
 }  // namespace emopost::models

@@ -9,6 +9,7 @@
 
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
+#include "emopost/io/hf_config.h"
 #include "emopost/io/tfjs.h"
 #include "emopost/models/checkpoint.h"
 
@@ -105,27 +106,62 @@ void load_weights(nn::Module& net, const fs::path& file) {
   net.eval();
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> read_tfjs(
-    const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names, const char* what) {
+void save_weights(nn::Module& net, const fs::path& dir, const nlohmann::json& config, torch::ScalarType float_dtype) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& p : net.named_parameters()) tensors.emplace_back(p.key(), p.value().detach().contiguous());
+  save_folder(dir, tensors, config, float_dtype);
+}
+
+void write_processor_config(const fs::path& dir, int side, double pixel_mean, double pixel_std) {
+  io::ImageProcessorConfig processor;
+  processor.height = processor.width = side;
+  processor.image_mean = {pixel_mean};
+  processor.image_std = {pixel_std};
+  write_json_file(dir / "preprocessor_config.json", processor.to_json());
+}
+
+std::map<std::string, io::TfjsTensor> tfjs_by_name(const fs::path& manifest) {
   std::map<std::string, io::TfjsTensor> weights;
   for (auto& t : io::read_tfjs_weights(manifest)) weights.emplace(t.name, std::move(t));
+  return weights;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> rename_tfjs(
+    std::map<std::string, io::TfjsTensor> weights, const std::vector<std::pair<std::string, std::string>>& names,
+    const std::string& what, const fs::path& manifest) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& [tfjs, ours] : names) {
     const auto it = weights.find(tfjs);
     if (it == weights.end())
-      throw Error(fmt::format("{}: no weight \"{}\"; is this face-api's {}?", manifest.string(), tfjs, what),
-                  Errc::bad_model);
+      throw Error(fmt::format("{}: no weight \"{}\"; is this {}?", manifest.string(), tfjs, what), Errc::bad_model);
     auto t = torch::from_blob(it->second.values.data(), it->second.shape, torch::kFloat).clone();
     const auto tail = tfjs.substr(tfjs.rfind('/') + 1);
-    if (t.dim() == 4) t = tail == "depthwise_filter" ? t.permute({2, 3, 0, 1}) : t.permute({3, 2, 0, 1});  // HWIO -> OIHW
+    const bool depthwise = tail == "depthwise_filter" || tail == "depthwise_kernel";  // face-api's, Keras'
+    if (t.dim() == 4) t = depthwise ? t.permute({2, 3, 0, 1}) : t.permute({3, 2, 0, 1});  // HWIO -> OIHW
     if (t.dim() == 2) t = t.t();  // a dense layer's [in, out] -> torch's [out, in]
     out.emplace_back(ours, t.contiguous());
     weights.erase(it);
   }
   if (!weights.empty())
-    throw Error(fmt::format("{}: weight \"{}\" is not the {}'s", manifest.string(), weights.begin()->first, what),
+    throw Error(fmt::format("{}: weight \"{}\" is not {}'s", manifest.string(), weights.begin()->first, what),
                 Errc::bad_model);
   return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> read_tfjs(
+    const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names, const char* what) {
+  return rename_tfjs(tfjs_by_name(manifest), names, fmt::format("face-api's {}", what), manifest);
+}
+
+torch::Tensor read_faces(const nn::Module& net, const torch::Tensor& pixel_values, int64_t channels, const char* what,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& f) {
+  if (pixel_values.dim() != 4 || pixel_values.size(1) != channels)
+    throw Error(fmt::format("{} reads [B, {}, H, W] pixels", what, channels), Errc::bad_image);
+  constexpr int64_t kSlice = 32;
+  if (net.is_training() || pixel_values.size(0) <= kSlice) return f(pixel_values);
+  std::vector<torch::Tensor> parts;
+  for (const auto& part : pixel_values.split(kSlice)) parts.push_back(f(part));
+  return torch::cat(parts);
 }
 
 void convert_tfjs(const fs::path& manifest, const std::vector<std::pair<std::string, std::string>>& names,
