@@ -280,6 +280,31 @@ TEST(HfConfig, FaceExpressionConfig) {
   expect_error([] { FaceExpressionConfig::from_json({{"model_type", "face_expression"}, {"mean_rgb", {1, 2}}}); }, "mean_rgb");
 }
 
+// HSE's faceres as a face model: any side (image_size 0), HSE's Keras 'caffe' means, its keys checked.
+TEST(HfConfig, FaceResConfig) {
+  const json j = {{"model_type", "faceres"}, {"age_gender_heads", true}, {"id2label", {{"0", "anger"}, {"1", "joy"}}},
+                  {"source", "npm"}};
+  const auto c = FaceResConfig::from_json(j);
+  EXPECT_EQ(c.num_channels, 3);
+  EXPECT_EQ(c.image_size, 0);
+  EXPECT_EQ(c.hidden_size, 1024);
+  EXPECT_TRUE(c.age_gender_heads);
+  EXPECT_EQ(c.input_mean_bgr, (std::vector<double>{103.939, 116.779, 123.68}));
+  const auto back = c.to_json();
+  EXPECT_EQ(back["source"], "npm");
+  EXPECT_EQ(back["architectures"][0], "FaceResForImageClassification");
+  EXPECT_EQ(back["label2id"]["joy"], 1);
+  EXPECT_EQ(FaceResConfig::from_json(back).to_json(), back);
+  auto with = [](const char* key, const json& v) { return FaceResConfig::from_json({{"model_type", "faceres"}, {key, v}}); };
+  expect_error([] { FaceResConfig::from_json({{"model_type", "face_expression"}}); }, "model_type");
+  expect_error([&] { with("num_channels", 2); }, "num_channels");
+  expect_error([&] { with("image_size", 224); }, "image_size");
+  expect_error([&] { with("hidden_size", 512); }, "hidden_size");
+  expect_error([&] { with("pixel_std", 0); }, "pixel_std");
+  expect_error([&] { with("input_mean_bgr", {1, 2}); }, "input_mean_bgr");
+  expect_error([&] { with("classifier_dropout", 1.0); }, "classifier_dropout");
+}
+
 TEST(HfConfig, FileErrorsNameThePath) {
   expect_error([] { read_json_file("/nonexistent/emopost/config.json"); },
                "/nonexistent/emopost/config.json");

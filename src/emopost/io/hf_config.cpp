@@ -93,6 +93,14 @@ class Reader {
     out.clear();
     for (const json& x : *v) out.push_back(to_int(key, x));
   }
+  // One number per colour channel.
+  void get_three(std::vector<double>& out, const std::string& key) {
+    auto v = take(key);
+    if (!v) return;
+    if (!v->is_array() || v->size() != 3) fail(key, "expected 3 numbers");
+    out.clear();
+    for (const json& x : *v) out.push_back(to_double(key, x));
+  }
   void get(std::string& out, const std::string& key) {
     if (auto v = take(key)) {
       if (!v->is_string()) fail(key, fmt::format("expected a string, got {}", v->type_name()));
@@ -157,6 +165,22 @@ class Reader {
 };
 
 json base_of(const json& extra) { return extra.is_object() ? extra : json::object(); }
+
+// The keys of the face nets that undo their preprocessor themselves: grey or RGB input, and the
+// (mean, std) they undo to see pixels in 0..1 again.
+void get_pixel_keys(Reader& r, int& num_channels, double& pixel_mean, double& pixel_std) {
+  r.get(num_channels, "num_channels");
+  r.get(pixel_mean, "pixel_mean");
+  r.get(pixel_std, "pixel_std");
+  if (num_channels != 1 && num_channels != 3) r.fail("num_channels", "must be 1 (grey) or 3 (RGB)");
+  if (!(pixel_std > 0)) r.fail("pixel_std", "must be positive");
+}
+
+void put_pixel_keys(json& j, int num_channels, double pixel_mean, double pixel_std) {
+  j["num_channels"] = num_channels;
+  j["pixel_mean"] = pixel_mean;
+  j["pixel_std"] = pixel_std;
+}
 
 void put_labels(json& j, const std::vector<std::string>& labels, const char* architecture) {
   if (labels.empty()) return;
@@ -295,19 +319,11 @@ FaceExpressionConfig FaceExpressionConfig::from_json(const nlohmann::json& j) {
   FaceExpressionConfig c;
   Reader r(j, "face expression config");
   r.expect_model_type("face_expression");
-  r.get(c.num_channels, "num_channels");
+  get_pixel_keys(r, c.num_channels, c.pixel_mean, c.pixel_std);
   r.get(c.input_size, "input_size");
-  r.get(c.pixel_mean, "pixel_mean");
-  r.get(c.pixel_std, "pixel_std");
-  if (auto v = r.take("mean_rgb")) {
-    if (!v->is_array() || v->size() != 3) r.fail("mean_rgb", "expected 3 numbers");
-    c.mean_rgb.clear();
-    for (const json& x : *v) c.mean_rgb.push_back(r.to_double("mean_rgb", x));
-  }
-  if (c.num_channels != 1 && c.num_channels != 3) r.fail("num_channels", "must be 1 (grey) or 3 (RGB)");
+  r.get_three(c.mean_rgb, "mean_rgb");
   if (c.input_size < 16 || c.input_size > 1024 || c.input_size % 16)
     r.fail("input_size", "must be a multiple of 16 from 16 to 1024");
-  if (!(c.pixel_std > 0)) r.fail("pixel_std", "must be positive");
   c.id2label = r.labels();
   c.extra = std::move(r).rest();
   return c;
@@ -315,13 +331,43 @@ FaceExpressionConfig FaceExpressionConfig::from_json(const nlohmann::json& j) {
 
 nlohmann::json FaceExpressionConfig::to_json() const {
   json j = base_of(extra);
-  j["num_channels"] = num_channels;
+  put_pixel_keys(j, num_channels, pixel_mean, pixel_std);
   j["input_size"] = input_size;
-  j["pixel_mean"] = pixel_mean;
-  j["pixel_std"] = pixel_std;
   j["mean_rgb"] = mean_rgb;
   j["model_type"] = "face_expression";
   put_labels(j, id2label, "FaceExpressionNet");
+  return j;
+}
+
+FaceResConfig FaceResConfig::from_json(const nlohmann::json& j) {
+  FaceResConfig c;
+  Reader r(j, "faceres config");
+  r.expect_model_type("faceres");
+  get_pixel_keys(r, c.num_channels, c.pixel_mean, c.pixel_std);
+  r.get(c.image_size, "image_size");
+  r.get(c.hidden_size, "hidden_size");
+  r.get_three(c.input_mean_bgr, "input_mean_bgr");
+  r.get(c.age_gender_heads, "age_gender_heads");
+  r.get(c.classifier_dropout, "classifier_dropout");
+  // The body pools whatever side it is given; preprocessor_config.json decides the side.
+  if (c.image_size != 0) r.fail("image_size", "must be 0: faceres takes any side");
+  if (c.hidden_size != 1024) r.fail("hidden_size", "must be 1024, the width of faceres's MobileNet-v1 body");
+  if (c.classifier_dropout < 0 || c.classifier_dropout >= 1) r.fail("classifier_dropout", "must be in [0, 1)");
+  c.id2label = r.labels();
+  c.extra = std::move(r).rest();
+  return c;
+}
+
+nlohmann::json FaceResConfig::to_json() const {
+  json j = base_of(extra);
+  put_pixel_keys(j, num_channels, pixel_mean, pixel_std);
+  j["image_size"] = image_size;
+  j["hidden_size"] = hidden_size;
+  j["input_mean_bgr"] = input_mean_bgr;
+  j["age_gender_heads"] = age_gender_heads;
+  j["classifier_dropout"] = classifier_dropout;
+  j["model_type"] = "faceres";
+  put_labels(j, id2label, "FaceResForImageClassification");
   return j;
 }
 

@@ -96,6 +96,31 @@ struct FaceExpressionConfig {
   nlohmann::json to_json() const;
 };
 
+// Keras' 'caffe' preprocessing (imagenet_utils.preprocess_input), which HSE trained faceres with:
+// BGR in 0..255 less these means, in B, G, R order.
+inline constexpr std::array<double, 3> kCaffeMeanBgr{103.939, 116.779, 123.68};
+
+// HSE's faceres (a MobileNet-v1 trained for face identity on VGGFace2) as an emopost face model
+// (model_type "faceres", emopost's own). It reads the face model's input as normalised by
+// preprocessor_config.json (pixel_mean, pixel_std; grey or RGB, any side: image_size 0) and feeds
+// its body what HSE trained it on: BGR in 0..255 less input_mean_bgr. hidden_size is the pooled
+// width of the body, fixed at 1024. age_gender_heads keeps the package's age and gender heads
+// (a converted checkpoint has them; they are not trained).
+struct FaceResConfig {
+  int num_channels = 3;
+  int image_size = 0;
+  int hidden_size = 1024;
+  double pixel_mean = 0.5, pixel_std = 0.5;
+  std::vector<double> input_mean_bgr = std::vector<double>(kCaffeMeanBgr.begin(), kCaffeMeanBgr.end());
+  bool age_gender_heads = false;
+  double classifier_dropout = 0.0;
+  std::vector<std::string> id2label;
+  nlohmann::json extra = nlohmann::json::object();
+
+  static FaceResConfig from_json(const nlohmann::json& j);
+  nlohmann::json to_json() const;
+};
+
 // The model_type of a config.json ("vit", "resnet", ...), or "" when it has none.
 std::string model_type_of(const nlohmann::json& config);
 

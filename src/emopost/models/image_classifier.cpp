@@ -17,8 +17,8 @@ namespace {
 std::string checked_type(const nlohmann::json& config, const std::string& origin) {
   auto type = io::model_type_of(config);
   if (type.empty()) type = "vit";  // configs written before ResNet existed name no type
-  if (type != "vit" && type != "resnet" && type != "face_expression")
-    throw Error(origin + ": model_type \"" + type + "\" is not an image classifier (use vit, resnet or face_expression)");
+  if (type != "vit" && type != "resnet" && type != "face_expression" && type != "faceres")
+    throw Error(origin + ": model_type \"" + type + "\" is not an image classifier (use vit, resnet, face_expression or faceres)");
   return type;
 }
 
@@ -28,6 +28,7 @@ decltype(auto) with_config(const nlohmann::json& config, const std::string& orig
   const auto type = checked_type(config, origin);
   if (type == "resnet") return f(io::ResNetConfig::from_json(config));
   if (type == "face_expression") return f(io::FaceExpressionConfig::from_json(config));
+  if (type == "faceres") return f(io::FaceResConfig::from_json(config));
   return f(io::ViTConfig::from_json(config));
 }
 
@@ -38,9 +39,10 @@ ImageClassifier ImageClassifier::load(const std::filesystem::path& dir, const Lo
   const auto type = checked_type(read_json_file(config_file), config_file.string());
   if (type == "vit") return ImageClassifier(load_vit(dir, options));
   if (type == "resnet") return ImageClassifier(load_resnet(dir, options));
-  ImageClassifier m(load_expression_net(dir));
+  // The face-api and HSE nets keep the head they were written with.
+  ImageClassifier m(type == "faceres" ? Net(load_faceres(dir)) : Net(load_expression_net(dir)));
   if (options.labels && *options.labels != m.labels())
-    throw Error(config_file.string() + ": the expression net's labels differ from the ones asked for", Errc::bad_model);
+    throw Error(config_file.string() + ": the " + type + " model's labels differ from the ones asked for", Errc::bad_model);
   return m;
 }
 
@@ -50,7 +52,8 @@ ImageClassifier ImageClassifier::create(const nlohmann::json& model_config, std:
     using Config = decltype(c);
     if constexpr (std::is_same_v<Config, io::ViTConfig>) return ImageClassifier(ViT(c));
     else if constexpr (std::is_same_v<Config, io::ResNetConfig>) return ImageClassifier(ResNet(c));
-    else return ImageClassifier(ExpressionNet(c));
+    else if constexpr (std::is_same_v<Config, io::FaceExpressionConfig>) return ImageClassifier(ExpressionNet(c));
+    else return ImageClassifier(FaceRes(c));
   });
 }
 
@@ -99,7 +102,7 @@ torch::nn::Module& ImageClassifier::module() {
 }
 
 std::string ImageClassifier::model_type() const {
-  static const char* const kTypes[] = {"vit", "resnet", "face_expression"};  // in Net's order
+  static const char* const kTypes[] = {"vit", "resnet", "face_expression", "faceres"};  // in Net's order
   return kTypes[net_.index()];
 }
 
@@ -117,9 +120,12 @@ int ImageClassifier::image_size() const {
 }
 
 std::optional<std::pair<double, double>> ImageClassifier::pixel_normalization() const {
-  const auto* net = std::get_if<ExpressionNet>(&net_);
-  if (!net) return std::nullopt;
-  return std::pair{(*net)->config().pixel_mean, (*net)->config().pixel_std};
+  return std::visit(
+      [](const auto& net) -> std::optional<std::pair<double, double>> {
+        if constexpr (requires { net->config().pixel_mean; }) return std::pair{net->config().pixel_mean, net->config().pixel_std};
+        else return std::nullopt;
+      },
+      net_);
 }
 
 void ImageClassifier::quantize_int8() {
@@ -133,8 +139,11 @@ void ImageClassifier::save(const std::filesystem::path& dir, torch::ScalarType f
                 "; save its members one by one, each into a folder of its own");
   std::visit(
       [&](auto& net) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(net)>, ExpressionNet>)
+        using Model = std::decay_t<decltype(net)>;
+        if constexpr (std::is_same_v<Model, ExpressionNet>)
           save_expression_net(net, dir, float_dtype);
+        else if constexpr (std::is_same_v<Model, FaceRes>)
+          save_faceres(net, dir, float_dtype);
         else
           save_pretrained(net, dir, float_dtype);
       },
@@ -149,8 +158,8 @@ io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir,
   if (model.image_size() && (p.height != model.image_size() || p.width != model.image_size()))
     throw Error(fmt::format("{}: size {}x{} disagrees with the model's image_size {}", file.string(), p.height,
                             p.width, model.image_size()));
-  // The expression net turns its input back into pixels with its own (mean, std): any other
-  // normalisation would feed it shifted pixels without a word.
+  // The expression net and faceres turn their input back into pixels with their own (mean, std): any
+  // other normalisation would feed them shifted pixels without a word.
   if (const auto norm = model.pixel_normalization()) {
     auto all = [](const std::vector<double>& v, double x) {
       return std::all_of(v.begin(), v.end(), [&](double y) { return std::abs(y - x) < 1e-9; });

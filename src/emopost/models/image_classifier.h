@@ -1,6 +1,6 @@
 #pragma once
 // The face model, whichever architecture a checkpoint holds (config.json's model_type): ViT,
-// ResNet or face-api's expression net. Training, evaluation and prediction go through this, so they never branch on it.
+// ResNet, face-api's expression net or HSE's faceres. Training, evaluation and prediction go through this, so they never branch on it.
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -13,12 +13,13 @@
 
 #include "emopost/models/checkpoint.h"
 #include "emopost/models/expression_net.h"
+#include "emopost/models/faceres.h"
 
 namespace emopost::models {
 
 class ImageClassifier {
  public:
-  // A checkpoint folder; model_type "vit" (also the default when absent), "resnet" or "face_expression".
+  // A checkpoint folder; model_type "vit" (also the default when absent), "resnet", "face_expression" or "faceres".
   static ImageClassifier load(const std::filesystem::path& dir, const LoadOptions& options = {});
   // A fresh model from config.json keys, with `labels` as its head.
   static ImageClassifier create(const nlohmann::json& model_config, std::vector<std::string> labels);
@@ -31,9 +32,9 @@ class ImageClassifier {
   std::string model_type() const;
   int num_channels() const;
   const std::vector<std::string>& labels() const;  // config.json's id2label
-  // The input side the model is built for, or 0 when it takes any (ResNet, the expression net).
+  // The input side the model is built for, or 0 when it takes any (ResNet, the expression net, faceres).
   int image_size() const;
-  // The (mean, std) the model undoes inside forward() to see pixels again (the expression net), which
+  // The (mean, std) the model undoes inside forward() to see pixels again (the expression net, faceres), which
   // preprocessor_config.json must then use; nullopt for models that take any normalisation.
   std::optional<std::pair<double, double>> pixel_normalization() const;
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
@@ -53,7 +54,7 @@ class ImageClassifier {
 
  private:
   // One alternative per architecture; each method visits it once.
-  using Net = std::variant<ViT, ResNet, ExpressionNet>;
+  using Net = std::variant<ViT, ResNet, ExpressionNet, FaceRes>;
   explicit ImageClassifier(Net net) : net_(std::move(net)) {}
   torch::Tensor forward_one(const torch::Tensor& pixel_values);
   Net net_;

