@@ -22,6 +22,7 @@
 #include "emopost/data/datasets.h"
 #include "emopost/train/face_reading.h"
 #include "emopost/models/distilbert.h"
+#include "emopost/models/faceres.h"
 #include "emopost/models/folder.h"
 #include "emopost/text/reading.h"
 #include "emopost/text/words.h"
@@ -301,6 +302,27 @@ TEST(Train, FerPlusVotesTrainAndEvalReadsFerPlusAndFolders) {
                "--format folder reads face pictures");
   fs::remove_all(folder);
   fs::remove_all(how.cache);
+  fs::remove_all(c.output_dir);
+}
+
+// faceres undoes the (0.5, 0.5) normalisation itself: a config that normalises otherwise is refused
+// before it trains on shifted pixels; with the right one it trains from the converted folder.
+TEST(Train, FaceResTrainsOnlyOnItsOwnNormalisation) {
+  auto c = smoke("image");
+  const fs::path converted = c.output_dir.string() + "-faceres";
+  models::convert_faceres(kRoot / "tests/data/faceres/faceres.json", converted, 64);
+  c.init_from = converted;
+  c.model_config = nullptr;
+  c.image_channels = 3;
+  c.image_size = 64;
+  c.image_mean = {0.485, 0.456, 0.406};
+  c.image_std = {0.229, 0.224, 0.225};
+  expect_error([&] { make_task(c, {"val"}); }, "the model undoes pixel_mean 0.5");
+  c.image_mean = {0.5, 0.5, 0.5};
+  c.image_std = {0.5, 0.5, 0.5};
+  c.max_steps = 2;
+  EXPECT_EQ(fit(c, false).epochs_run, 1);
+  fs::remove_all(converted);
   fs::remove_all(c.output_dir);
 }
 

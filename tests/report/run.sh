@@ -19,6 +19,15 @@ mkdir -p data/text/carer data/text/goemotions data/faces
 ln -s "$train_sample"/carer/{train,val}.txt "$sample"/text/carer/test.txt data/text/carer/
 ln -s "$train_sample"/goemotions/{train,dev}.tsv "$sample"/text/goemotions/{test.tsv,emotions.txt,ekman_mapping.json} data/text/goemotions/
 ln -s "$sample"/faces/fer2013 data/faces/fer2013
+# A stand-in for photos-val (real photos are never copied into the repo): ten sample faces in its layout.
+mkdir -p data/faces/photos-val/images
+echo "path,label,source" >data/faces/photos-val/labels.csv
+for f in $(cd "$sample/faces/fer2013/test" && ls */*.jpg | head -10); do
+  ln -s "$sample/faces/fer2013/test/$f" "data/faces/photos-val/images/${f#*/}"
+  folder=${f%%/*}
+  case $folder in angry) label=anger;; happy) label=joy;; sad) label=sadness;; *) label=$folder;; esac
+  echo "images/${f#*/},$label,sample" >>data/faces/photos-val/labels.csv
+done
 words=feel,feeling,like,de,en
 # The shipped models carry no training log, so figures 5 and 6 read the logs of two smoke runs of
 # `emopost train`, put beside the shipped models' files.
@@ -49,7 +58,8 @@ for need in ["01-class-counts", "02-text-lengths", "03-top-words", "05-text-trai
              "07-text-confusion", "11-quality-by-length", "12-face-confusion", "text-per-class", "face-per-class",
              "text-most-confused", "face-most-confused", "text-reliability", "face-reliability",
              "08-attributed-words", "fusion-disagreement", "calibration-ece", "04-word-clouds", "09-attributed-clouds",
-             "text-worst-mistakes", "10-ablation", "10-ablation-scores", "fused-reliability", "face-worst-mistakes"]:
+             "text-worst-mistakes", "10-ablation", "10-ablation-scores", "fused-reliability", "face-worst-mistakes",
+             "13-face-photos-val-confusion", "face-photos-val-per-class"]:
     assert need in ids, f"figure {need} is missing"
 for i in ids:
     for ext in ("json", "csv"):
@@ -65,11 +75,14 @@ PY
 # (eval finds the detector beside the face model: run from this folder, it must.)
 "$bin" --threads 2 eval image --model "$root/models/face" --data "$sample" --split test --detector cnn --mirror \
   --face-cache eval-cache --json >eval_face.json 2>/dev/null
+"$bin" --threads 2 eval image --model "$root/models/face" --data data --split photos-val --detector cnn --mirror \
+  --face-cache eval-cache --json >eval_photos.json 2>/dev/null
 python3 - "$artifacts" <<'PY'
 import json, os, sys
 a = sys.argv[1]
 labels = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
-for fig, ev in [("07-text-confusion", "eval_text.json"), ("12-face-confusion", "eval_face.json")]:
+for fig, ev, who in [("07-text-confusion", "eval_text.json", "text"), ("12-face-confusion", "eval_face.json", "face"),
+                     ("13-face-photos-val-confusion", "eval_photos.json", "face-photos-val")]:
     rows = json.load(open(os.path.join(a, "report/data", fig + ".json")))["rows"]
     pooled = json.load(open(os.path.join(a, ev)))["pooled"]
     got = {(r["true"], r["predicted"]): r["count"] for r in rows}
@@ -78,7 +91,7 @@ for fig, ev in [("07-text-confusion", "eval_text.json"), ("12-face-confusion", "
         for p in labels:
             n = pooled["confusion"][t][p]
             assert got[(t, p)] == n, f"{fig}: {t}->{p} {got[(t, p)]} != eval's {n}"
-    per_class = json.load(open(os.path.join(a, "report/data", fig.split("-")[1] + "-per-class.json")))["rows"]
+    per_class = json.load(open(os.path.join(a, "report/data", who + "-per-class.json")))["rows"]
     total = sum(r["support"] for r in per_class)
     assert total == pooled["total"], f"{fig}: supports {total} != eval's {pooled['total']}"
     for r in per_class:

@@ -158,21 +158,23 @@ io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir,
   if (model.image_size() && (p.height != model.image_size() || p.width != model.image_size()))
     throw Error(fmt::format("{}: size {}x{} disagrees with the model's image_size {}", file.string(), p.height,
                             p.width, model.image_size()));
-  // The expression net and faceres turn their input back into pixels with their own (mean, std): any
-  // other normalisation would feed them shifted pixels without a word.
-  if (const auto norm = model.pixel_normalization()) {
-    auto all = [](const std::vector<double>& v, double x) {
-      return std::all_of(v.begin(), v.end(), [&](double y) { return std::abs(y - x) < 1e-9; });
-    };
-    const auto mean = p.do_normalize ? p.image_mean : std::vector<double>{0.0};
-    const auto std = p.do_normalize ? p.image_std : std::vector<double>{1.0};
-    if (!all(mean, norm->first) || !all(std, norm->second))
-      throw Error(fmt::format("{}: normalised by mean [{}] and std [{}], but the model undoes pixel_mean {} and "
-                              "pixel_std {}",
-                              file.string(), fmt::join(mean, ", "), fmt::join(std, ", "), norm->first, norm->second),
-                  Errc::bad_model);
-  }
+  check_normalization(model, p, file.string());
   return p;
+}
+
+void check_normalization(const ImageClassifier& model, const io::ImageProcessorConfig& p, const std::string& where) {
+  const auto norm = model.pixel_normalization();
+  if (!norm) return;
+  auto all = [](const std::vector<double>& v, double x) {
+    return std::all_of(v.begin(), v.end(), [&](double y) { return std::abs(y - x) < 1e-9; });
+  };
+  const auto mean = p.do_normalize ? p.image_mean : std::vector<double>{0.0};
+  const auto std = p.do_normalize ? p.image_std : std::vector<double>{1.0};
+  if (!all(mean, norm->first) || !all(std, norm->second))
+    throw Error(fmt::format("{}: normalised by mean [{}] and std [{}], but the model undoes pixel_mean {} and "
+                            "pixel_std {}",
+                            where, fmt::join(mean, ", "), fmt::join(std, ", "), norm->first, norm->second),
+                Errc::bad_model);
 }
 
 }  // namespace emopost::models

@@ -65,4 +65,9 @@ class ImageClassifier {
 // The preprocessor_config.json beside a face checkpoint, checked against the model's input side.
 io::ImageProcessorConfig read_processor_config(const std::filesystem::path& dir, const ImageClassifier& model);
 
+// The expression net and faceres turn their input back into pixels with their own (mean, std): any
+// other normalisation would feed them shifted pixels without a word, so it is refused (bad_model,
+// naming `where`).
+void check_normalization(const ImageClassifier& model, const io::ImageProcessorConfig& p, const std::string& where);
+
 }  // namespace emopost::models

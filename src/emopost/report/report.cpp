@@ -346,6 +346,12 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
   auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache",
                            temperature(&fusion::FusionModel::image_temperature));
+  // The face model on real photos (photos-val, for validation only), read as `predict` reads them.
+  auto photos_q = face_q;
+  photos_q.split = "photos-val";
+  auto photos = model_figures("face-photos-val", "13-face-photos-val-confusion",
+                              "The face model's confusion matrix on real photos (photos-val)", photos_q, bins,
+                              r.out_dir / "cache", temperature(&fusion::FusionModel::image_temperature));
   Figure gallery{"text-worst-mistakes", "The text model's most confident mistakes", Rows::array(), {}, json(), true};
   if (text.read) {
     gallery.rows = most_confident_mistakes(text.read->truth, text.read->predicted, text.read->probabilities, 10);
@@ -363,6 +369,8 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   figs.push_back(std::move(ablation_scores));
   figs.push_back(std::move(quality));
   figs.push_back(std::move(face.figures[0]));
+  figs.push_back(std::move(photos.figures[0]));
+  figs.push_back(std::move(photos.figures[1]));
   for (auto* m : {&text, &face})
     for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
   figs.push_back(fused_reliability(text, face, fusion ? &*fusion : nullptr, fusion_report, bins));

@@ -74,7 +74,9 @@ json cached(const fs::path& dir, const json& key, const std::function<json()>& c
 }
 
 json cached_evaluation(const std::string& step, const train::EvalRequest& q, const fs::path& cache_dir) {
-  const fs::path data = q.kind == "text" ? q.data_root / "text" : q.data_root / "faces/fer2013" / q.split;
+  const fs::path data = q.kind == "text"            ? q.data_root / "text"
+                        : q.split == "photos-val"   ? q.data_root / "faces/photos-val"
+                                                    : q.data_root / "faces/fer2013" / q.split;
   json key = {{"step", step}, {"model", files_identity(q.model_dir)}, {"data", files_identity(data)},
               {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror}, {"detector", q.faces.detector}};
   if (!q.drop_words.empty()) key["drop_words"] = q.drop_words;

@@ -346,6 +346,7 @@ std::unique_ptr<Task> make_task(const TrainConfig& c, const std::vector<std::str
   io::ImageProcessorConfig processor;
   processor.height = processor.width = side;
   processor.image_mean = c.image_mean, processor.image_std = c.image_std;
+  models::check_normalization(model, processor, "the training config's image_mean and image_std");
   auto pre = vision::from_processor_config(processor, c.image_channels);
   std::optional<vision::AugmentOptions> augment;
   if (c.augment) augment = c.photo_augment ? vision::AugmentOptions::for_photos() : vision::AugmentOptions{};
