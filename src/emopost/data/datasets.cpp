@@ -126,6 +126,13 @@ void require_split(const std::string& split) {
     throw Error(fmt::format("unknown split '{}' (expected train, val or test)", split));
 }
 
+// A file's extension in lower case (".JPG" and ".jpg" are the same kind of file).
+std::string extension_of(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext;
+}
+
 void require_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(fmt::format("missing folder {}", dir.string()));
@@ -274,10 +281,7 @@ std::vector<FaceExample> read_fer2013(const fs::path& data_root, const std::stri
       for (auto& f : fs::directory_iterator(cls_entry.path())) {
         const std::string name = f.path().filename().string();
         if (name.starts_with('.') || !f.is_regular_file()) continue;
-        std::string ext = f.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (ext != ".jpg") continue;
+        if (extension_of(f.path()) != ".jpg") continue;
         if (split == "train") {
           out.push_back({f.path(), label, "fer2013", {}});  // everything under train/ is training data
           continue;
@@ -309,8 +313,7 @@ std::vector<std::string> split_commas(const std::string& line) {
 }
 
 bool is_picture(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string ext = extension_of(p);
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp" || ext == ".bmp";
 }
 

@@ -245,13 +245,14 @@ class ImageTask : public Task {
     for (size_t start = 0; start < s.size(); start += 64) {
       std::vector<size_t> idx(std::min<size_t>(64, s.size() - start));
       std::iota(idx.begin(), idx.end(), start);
-      auto p = torch::softmax(teacher.model.forward(to_pixels(images_.at("train"), idx, teacher.preprocess)), 1)
-                   .contiguous();
+      const auto probs =
+          torch::softmax(teacher.model.forward(to_pixels(images_.at("train"), idx, teacher.preprocess)), 1).contiguous();
+      const auto p = probs.accessor<float, 2>();
       for (size_t r = 0; r < idx.size(); ++r) {
         const size_t i = idx[r];
         for (int c = 0; c < kNumLabels; ++c) {
           const float label = s.targets.empty() ? float(s.labels[i] == c) : s.targets[i][size_t(c)];
-          targets[i][size_t(c)] = float(weight) * p[int64_t(r)][c].item<float>() + float(1 - weight) * label;
+          targets[i][size_t(c)] = float(weight) * p[int64_t(r)][c] + float(1 - weight) * label;
         }
       }
       bar.update(idx.size());
