@@ -23,12 +23,18 @@ SANITIZE_TESTS = test_worker test_tokenizer test_safetensors test_config test_pr
   test_metrics test_normalize test_faces test_fusion test_base64 test_errors test_server test_bot bot_harness test_report \
   replay_fuzz_safetensors replay_fuzz_config replay_fuzz_text replay_fuzz_image replay_fuzz_json \
   replay_fuzz_request replay_fuzz_jsonl
+# Each name must match a test (scripts/ctest-suites fails otherwise).
+SANITIZE_SUITES = Align Augment Base64 CarerTest DatasetLabelCountsTest Datasets ErrorTable Faces Fer2013Test \
+  FerPlusTest LabelledFacesTest Fusion GoEmotionsTest HfConfig LabelledJsonlTest MetricsTest Normalize OffsetsTest \
+  Preprocess RecipeTest Safetensors Spelling Tokenizer Worker ServerTest MicroBatcher ServerStartup ServerReport Bot \
+  ReportFigures fuzz_corpus_
+TSAN_SUITES = ServerTest MicroBatcher ServerStartup ServerReport Worker Bot
 sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMOPOST_SANITIZE=ON \
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS) --target $(SANITIZE_TESTS)
-	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -R '^(Base64|CarerTest|DatasetLabelCountsTest|Datasets|ErrorTable|Faces|Fer2013Test|FerPlusTest|LabelledFacesTest|Fusion|GoEmotionsTest|HfConfig|LabelledJsonlTest|MetricsTest|Normalize|OffsetsTest|Preprocess|RecipeTest|Safetensors|Tokenizer|Worker|ServerTest|MicroBatcher|ServerStartup|ServerReport|Bot|ReportFigures|fuzz_corpus_)'
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  scripts/ctest-suites $(SANITIZE_BUILD) $(JOBS) $(SANITIZE_SUITES)
 
 # ThreadSanitizer over the threaded code without torch: the HTTP server and its deadlines, the
 # micro-batcher, the worker, the Telegram bot (libtorch's OpenMP pool is not instrumented, so its
@@ -38,8 +44,8 @@ tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMOPOST_TSAN=ON \
 	  -DEMOPOST_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target test_server test_worker test_bot bot_harness
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
-	  ctest --output-on-failure -j $(JOBS) -R '^(ServerTest|MicroBatcher|ServerStartup|ServerReport|Worker|Bot)'
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	  scripts/ctest-suites $(TSAN_BUILD) $(JOBS) $(TSAN_SUITES)
 
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -1,7 +1,8 @@
 // The CNN face detector against face-api itself: the package's Tiny Face Detector run in Node on
 // the pure-JavaScript tfjs CPU backend (scripts/detector-goldens/make_goldens.cjs) gave the boxes,
 // scores and one raw output grid in tests/data/detector/goldens.json. The C++ detector, on the
-// same PNG pixels, must match them: every box at IoU >= 0.95, every score within 1e-3. The landmark
+// same PNG pixels, must match them: every box at IoU >= 0.99999 (as the README claims), every score
+// within 1e-5 (both measured at 1.000000 and 3.4e-7 on 33 faces). The landmark
 // and expression nets likewise, face by face. Also the tfjs weights reader, the conversions, and
 // corrupt checkpoints.
 #include <torch/torch.h>  // before gtest: torch defines glog-style CHECK macros
@@ -152,8 +153,8 @@ TEST(Detector, BoxesAndScoresMatchFaceApi) {
         const auto b = expected[i]["box"];
         const double overlap = iou(found[i].box, cv::Rect2d(b[0], b[1], b[2], b[3]));
         const double score_diff = std::abs(found[i].score - expected[i]["score"].get<double>());
-        EXPECT_GE(overlap, 0.95) << "face " << i;
-        EXPECT_LE(score_diff, 1e-3) << "face " << i;
+        EXPECT_GE(overlap, 0.99999) << "face " << i;
+        EXPECT_LE(score_diff, 1e-5) << "face " << i;
         lowest_iou = std::min(lowest_iou, overlap), worst_score = std::max(worst_score, score_diff);
       }
       faces += found.size();

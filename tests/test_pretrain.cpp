@@ -138,7 +138,11 @@ TEST(Pretrain, SmokeRunLearnsResumesAndFineTunesIntoAClassifier) {
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& r : rows) {
     EXPECT_TRUE(std::isfinite(r["val_loss"].get<double>()));
-    EXPECT_GE(r["val_masked_accuracy"].get<double>(), 0.0);
+    // Guessing uniformly gets none of the ~130 masked validation tokens (chance 1/30522 each), and so
+    // does a loss read at the wrong positions; a model that could see the words it must guess would
+    // copy them and get most. Two tiny epochs get 1 of 133 (0.0075).
+    EXPECT_GT(r["val_masked_accuracy"].get<double>(), 0.0);
+    EXPECT_LT(r["val_masked_accuracy"].get<double>(), 0.5);
   }
   // Down from log(30522) = 10.3, guessing uniformly: it learns which words are common.
   EXPECT_LT(rows[0]["val_loss"].get<double>(), 10.3);
