@@ -50,6 +50,31 @@ await check('photo and caption give a verdict with bars, boxes and words', { wid
   await page.screenshot({ path: path.join(artifacts, 'result-desktop.png'), fullPage: true });
 });
 
+// Each label's emoji, drawn in the verdict's font on a canvas, puts coloured pixels down: without a
+// colour emoji font chromium draws an empty grey box (issue 41), which has none.
+await check('every label\'s emoji draws in colour', { width: 600, height: 400 }, async (page) => {
+  const colourful = await page.evaluate(() => {
+    const font = getComputedStyle(document.getElementById('verdict-emoji')).fontFamily;
+    const out = {};
+    for (const [label, glyph] of Object.entries(EMOJI)) {  // app.js's table
+      const canvas = document.createElement('canvas');
+      canvas.width = canvas.height = 64;
+      const ctx = canvas.getContext('2d');
+      ctx.font = `48px ${font}`;
+      ctx.textBaseline = 'top';
+      ctx.fillText(glyph, 4, 4);
+      const px = ctx.getImageData(0, 0, 64, 64).data;
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4)
+        if (px[i + 3] > 128 && Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 60) ++n;
+      out[label] = n;
+    }
+    return out;
+  });
+  assert.deepEqual(Object.keys(colourful).sort(), LABELS);
+  for (const [label, n] of Object.entries(colourful)) assert.ok(n > 100, `${label}'s emoji drew ${n} coloured pixels`);
+});
+
 await check('a caption alone says the picture abstained', { width: 1100, height: 900 }, async (page) => {
   await page.fill('#caption', 'I am so scared of tomorrow');
   await page.click('#submit');
