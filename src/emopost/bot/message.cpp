@@ -1,15 +1,15 @@
 #include "emopost/bot/message.h"
 
-#include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
 #include "emopost/core/error.h"
+#include "emopost/text/words.h"
 
 namespace emopost::bot {
 
 using json = nlohmann::json;
+using text::lower;
 
 namespace {
 
@@ -20,11 +20,6 @@ namespace {
 int64_t get_int(const json& j, const char* key, int64_t update_id, const char* where) {
   if (!j.contains(key) || !j[key].is_number_integer()) malformed(update_id, fmt::format("{}.{} is missing or not an integer", where, key));
   return j[key].get<int64_t>();
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
 }
 
 std::string trim(const std::string& s) {

@@ -2,12 +2,11 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/files.h"
 #include "emopost/core/json.h"
 #include "emopost/io/base64.h"
 
@@ -42,15 +41,18 @@ T load(const char* p) {
   return v;
 }
 
-std::string read_file(const fs::path& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("cannot read {} ({})", path.string(), what), Errc::bad_model);
-  return {std::istreambuf_iterator<char>(in), {}};
+// A part of the model that cannot be read is a broken model; the message says which part.
+std::string read_part(const fs::path& path, const std::string& what) {
+  try {
+    return read_file(path, Errc::bad_model);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} ({})", e.what(), what), Errc::bad_model);
+  }
 }
 
 nlohmann::json read_model_json(const fs::path& file, const std::string& what) {
   try {
-    return parse_json(read_file(file, what), file.string());
+    return parse_json(read_part(file, what), file.string());
   } catch (const Error& e) {  // a broken manifest is a broken model
     throw Error(e.what(), Errc::bad_model);
   }
@@ -75,7 +77,7 @@ std::vector<TfjsTensor> read_tfjs_weights(const fs::path& manifest) {
       const fs::path name = shard.get<std::string>();
       if (name.is_absolute() || name.filename() != name)
         throw Error(fmt::format("{}: shard {} must be a file beside the manifest", where, name.string()), Errc::bad_model);
-      bytes += read_file(manifest.parent_path() / name, "a weights shard");
+      bytes += read_part(manifest.parent_path() / name, "a weights shard");
     }
     size_t offset = 0;
     for (const auto& w : group["weights"]) {
