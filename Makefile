@@ -27,7 +27,7 @@ SANITIZE_TESTS = test_worker test_tokenizer test_safetensors test_config test_pr
 SANITIZE_SUITES = Align Augment Base64 CarerTest DatasetLabelCountsTest Datasets ErrorTable Faces Fer2013Test \
   FerPlusTest LabelledFacesTest Fusion GoEmotionsTest HfConfig LabelledJsonlTest MetricsTest Normalize OffsetsTest \
   Preprocess RecipeTest Safetensors Spelling Tokenizer Worker ServerTest MicroBatcher ServerStartup ServerReport Bot \
-  ReportFigures fuzz_corpus_
+  ReportFigures XedTest fuzz_corpus_
 TSAN_SUITES = ServerTest MicroBatcher ServerStartup ServerReport Worker Bot
 sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMOPOST_SANITIZE=ON \

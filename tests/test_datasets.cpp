@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -496,4 +497,73 @@ TEST(LabelledFacesTest, OneFolderPerLabel) {
   EXPECT_NE(msg.find("nowhere"), std::string::npos) << msg;
   msg = error_of([&] { read_face_split(dir.path(), "photos-val"); });
   EXPECT_NE(msg.find("photos-val"), std::string::npos) << msg;
+}
+
+// XED as the data README maps and splits it (../shared/data/text/xed, the whole of it).
+const fs::path kXed = fs::path(EMOPOST_TEST_DATA) / "../../../shared/data/text/xed";
+
+TEST(XedTest, SplitsByTheHashOfTheRawTextAsTheDataReadmeSays) {
+  EXPECT_EQ(xed_bucket("Yeah."), 3);
+  EXPECT_EQ(xed_bucket("Two pair 10s and sixes."), 8);
+  EXPECT_EQ(xed_bucket("Not very lucky is he?"), 9);
+}
+
+TEST(XedTest, CountsPerSplitAndLabelMatchTheDataReadme) {
+  // anger disgust fear joy neutral sadness surprise, from the data README's table.
+  const std::map<std::string, Counts> want = {{"train", {2096, 1152, 1378, 2007, 7005, 1271, 1261}},
+                                              {"val", {280, 135, 183, 242, 874, 154, 164}},
+                                              {"test", {271, 153, 160, 251, 899, 171, 151}}};
+  for (const auto& [split, counts] : want) {
+    XedStats stats;
+    const auto rows = read_xed(kXed, split, &stats);
+    EXPECT_EQ(label_counts(rows), counts) << split;
+    EXPECT_EQ(stats.dropped_no_label, 3845u);
+    EXPECT_EQ(stats.dropped_multiclass, 2203u);
+    EXPECT_EQ(stats.dropped_repeated, 891u + 5u);
+    ASSERT_EQ(stats.skipped.size(), 1u);  // neu_en.txt's line 74, four TABs and no text
+    EXPECT_NE(stats.skipped[0].find("neu_en.txt:74: empty line"), std::string::npos) << stats.skipped[0];
+    for (const auto& r : rows) EXPECT_EQ(r.source, "xed");
+  }
+}
+
+TEST(XedTest, NoSpaceBeforePunctuationInEitherFile) {
+  // The annotated lines come tokenised ("any more ."), the neutral ones not: a style leak.
+  size_t spaced = 0, rows = 0;
+  for (const char* split : {"train", "val", "test"})
+    for (const auto& r : read_xed(kXed, split)) {
+      ++rows;
+      for (const char* p : {" .", " ,", " ?", " !", " ;", " :"}) spaced += r.text.find(p) != std::string::npos;
+    }
+  EXPECT_EQ(rows, 20258u);
+  EXPECT_EQ(spaced, 0u);
+}
+
+TEST(XedTest, MalformedLinesAreNamedAndSkipped) {
+  TempDir dir;
+  dir.write("xed/en-annotated.tsv", "Good line .\t5\r\nno tab here\r\nBad id .\t1, 12\r\nOnly trust .\t8\r\n");
+  dir.write("xed/neu_en.txt", "9\tHello there.\n3\tWrong label.\n9\tHello there.\n9\tGood line .\t\t\t");
+  std::vector<TextExample> all;
+  XedStats stats;
+  for (const char* split : {"train", "val", "test"}) {
+    auto rows = read_xed(dir.path() / "xed", split, &stats);
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  ASSERT_EQ(all.size(), 2u);  // "Good line." (joy) and "Hello there." (neutral, once)
+  ASSERT_EQ(stats.skipped.size(), 3u);
+  EXPECT_NE(stats.skipped[0].find("en-annotated.tsv:2:"), std::string::npos) << stats.skipped[0];
+  EXPECT_NE(stats.skipped[1].find("en-annotated.tsv:3: label id '12'"), std::string::npos) << stats.skipped[1];
+  EXPECT_NE(stats.skipped[2].find("neu_en.txt:2:"), std::string::npos) << stats.skipped[2];
+  EXPECT_EQ(stats.dropped_no_label, 1u);
+  EXPECT_EQ(stats.dropped_repeated, 2u);  // the second "Hello there." and the annotated "Good line ."
+  EXPECT_EQ(error_of([&] { read_xed(dir.path() / "xed", "dev"); }).find("unknown split"), 0u);
+}
+
+TEST(RecipeTest, SourcesJoinWithAPlus) {
+  const auto root = fs::path(EMOPOST_TEST_DATA) / "../../../shared/data";
+  const auto xed = read_text_recipe(root, "xed", "val");
+  const auto both = read_text_recipe(root, "carer+xed", "val");
+  EXPECT_EQ(both.size(), read_text_recipe(root, "carer", "val").size() + xed.size());
+  EXPECT_EQ(both.back().source, "xed");
+  for (const char* bad : {"xed+xed", "carer+", "tweets", "all+xed"})
+    EXPECT_NE(error_of([&] { read_text_recipe(root, bad, "val"); }).find("unknown text recipe"), std::string::npos) << bad;
 }

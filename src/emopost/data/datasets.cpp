@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -16,25 +17,15 @@
 #include "emopost/core/error.h"
 #include "emopost/core/json.h"
 #include "emopost/core/labels.h"
+#include "emopost/data/lines.h"
 
 namespace emopost::data {
 namespace fs = std::filesystem;
 
-namespace {
-
-// Every message about a line starts with `file:line:` so that editors and people can jump to it.
-[[noreturn]] void fail_at(const fs::path& file, size_t line, const std::string& what) {
+void fail_at(const fs::path& file, size_t line, const std::string& what) {
   throw Error(fmt::format("{}:{}: {}", file.string(), line, what));
 }
 
-struct Line {
-  size_t number;  // 1-based
-  std::string text;
-};
-
-// Reads a text file as lines without '\n' / '\r\n' and without a leading UTF-8 BOM. Blank lines
-// at the very end (a trailing newline, an editor adding one more) are dropped; a blank line in
-// the middle is kept so that the parser reports it instead of silently skipping data.
 std::vector<Line> read_lines(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(fmt::format("cannot open {}", file.string()));
@@ -49,6 +40,8 @@ std::vector<Line> read_lines(const fs::path& file) {
   while (!lines.empty() && lines.back().text.empty()) lines.pop_back();
   return lines;
 }
+
+namespace {
 
 int carer_label(std::string_view name) {
   // CARER's six classes; love goes to joy as GoEmotions' Ekman mapping does.
@@ -194,24 +187,39 @@ std::vector<TextExample> read_goemotions(const fs::path& file, TextSplitStats* s
 std::vector<TextExample> read_text_recipe(const fs::path& data_root, const std::string& recipe,
                                           const std::string& split,
                                           TextSplitStats* goemotions_stats) {
-  if (recipe != "all" && recipe != "seed" && recipe != "carer" && recipe != "goemotions")
-    throw Error(fmt::format("unknown text recipe '{}' (expected all, seed, carer or goemotions)", recipe));
+  // "all" and "seed" are CARER + GoEmotions; otherwise the sources named, joined by '+'.
+  std::vector<std::string> sources;
+  if (recipe == "all" || recipe == "seed") sources = {"carer", "goemotions"};
+  else
+    for (auto s : data::split(recipe, '+')) sources.emplace_back(s);
+  for (size_t i = 0; i < sources.size(); ++i)
+    if ((sources[i] != "carer" && sources[i] != "goemotions" && sources[i] != "xed") ||
+        std::find(sources.begin(), sources.begin() + ptrdiff_t(i), sources[i]) != sources.begin() + ptrdiff_t(i))
+      throw Error(fmt::format("unknown text recipe '{}' (expected all, seed, or sources among carer, goemotions "
+                              "and xed joined by '+', each once)", recipe));
   require_split(split);
   const fs::path text = data_root / "text";
   std::vector<TextExample> out;
-  if (recipe != "goemotions") out = read_carer(text / "carer" / (split + ".txt"));
-  if (recipe == "carer") return out;
-  // GoEmotions calls its validation split "dev".
-  const std::string goe_split = split == "val" ? "dev" : split;
-  std::vector<TextExample> goe =
-      read_goemotions(text / "goemotions" / (goe_split + ".tsv"), goemotions_stats);
-  if (recipe == "seed" && split == "train") {
-    // CARER has no neutral and no disgust; "seed" borrows only those two classes.
-    const int neutral = *label_id("neutral"), disgust = *label_id("disgust");
-    std::erase_if(goe,
-                  [&](const TextExample& e) { return e.label != neutral && e.label != disgust; });
+  for (const auto& source : sources) {
+    std::vector<TextExample> part;
+    if (source == "carer") {
+      part = read_carer(text / "carer" / (split + ".txt"));
+    } else if (source == "xed") {
+      XedStats stats;
+      part = read_xed(text / "xed", split, &stats);
+      if (!stats.skipped.empty())
+        spdlog::warn("XED: {} malformed lines skipped, the first {}", stats.skipped.size(), stats.skipped.front());
+    } else {
+      // GoEmotions calls its validation split "dev".
+      part = read_goemotions(text / "goemotions" / ((split == "val" ? "dev" : split) + ".tsv"), goemotions_stats);
+      if (recipe == "seed" && split == "train") {
+        // CARER has no neutral and no disgust; "seed" borrows only those two classes.
+        const int neutral = *label_id("neutral"), disgust = *label_id("disgust");
+        std::erase_if(part, [&](const TextExample& e) { return e.label != neutral && e.label != disgust; });
+      }
+    }
+    out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
-  out.insert(out.end(), std::make_move_iterator(goe.begin()), std::make_move_iterator(goe.end()));
   return out;
 }
 

@@ -14,7 +14,7 @@ namespace emopost::data {
 struct TextExample {
   std::string text;
   int label = 0;       // index into emopost::kLabels
-  std::string source;  // "carer" or "goemotions"
+  std::string source;  // "carer", "goemotions" or "xed"
 };
 
 struct FaceExample {
@@ -38,10 +38,30 @@ std::vector<TextExample> read_carer(const std::filesystem::path& file);
 std::vector<TextExample> read_goemotions(const std::filesystem::path& file,
                                          TextSplitStats* stats = nullptr);
 
+// XED's English film-subtitle lines (text/xed: en-annotated.tsv, Plutchik ids; neu_en.txt, neutral),
+// as the data README maps them: anger, disgust, fear, joy, sadness and surprise kept, anticipation
+// and trust ignored, a row left with no label or with two dropped; neutral lines deduplicated, and
+// dropped where their text is also an annotated line. XED has no split of its own: each line goes by
+// xed_bucket() of its raw text, 0-7 train, 8 "val", 9 "test". The annotated lines are tokenised
+// ("any more .") and the neutral ones are not, a style a model would learn as "neutral", so the
+// space before . , ! ? ; : is removed from every text. A malformed line is recorded in `stats`
+// as "file:line: what" and skipped.
+struct XedStats {
+  size_t kept = 0;
+  size_t dropped_no_label = 0;     // only anticipation and/or trust
+  size_t dropped_multiclass = 0;   // two or more of the 7 labels
+  size_t dropped_repeated = 0;     // neutral lines whose text came before, or is an annotated line
+  std::vector<std::string> skipped;  // malformed lines, named
+};
+std::vector<TextExample> read_xed(const std::filesystem::path& dir, const std::string& split, XedStats* stats = nullptr);
+// 0-9: the SHA-256 of the raw text, as a 256-bit number, modulo 10 (the data README's split).
+int xed_bucket(std::string_view raw_text);
+
 // Recipes over a data root (the folder holding text/ and faces/):
 //   "all":  CARER + GoEmotions single-class rows;
 //   "seed": CARER train + GoEmotions' neutral and disgust rows (val/test as in "all");
-//   "carer", "goemotions": one source alone (to measure how a model trained on one reads the other).
+//   "carer", "goemotions", "xed": one source alone (to measure how a model trained on one reads the others);
+//   "carer+xed" and the like: the named sources together.
 // split: "train", "val" (CARER val + GoEmotions dev), "test". goemotions_stats describes the
 // GoEmotions file as read (before "seed" keeps only its neutral and disgust rows).
 std::vector<TextExample> read_text_recipe(const std::filesystem::path& data_root,
