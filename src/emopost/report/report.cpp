@@ -35,7 +35,7 @@ json report_defaults() {
           {"length_bins", {0, 5, 10, 20, 40, 80}},
           {"reliability_bins", 15},
           {"face_detector", "cnn"},   // as the face card's figures are read
-          {"face_mirror", true},
+          {"face_mirror", nullptr},   // null: as the face folder's config.json says
           // Figure 10: these words dropped from the training and test texts, the text model fine-tuned
           // this many steps with and without them.
           {"ablation_words", {"feel", "feeling", "like", "de", "en"}},
@@ -231,19 +231,14 @@ void write_text(const fs::path& file, const std::string& content) {
   if (!out) throw Error("cannot write " + file.string(), Errc::invalid_input);
 }
 
-}  // namespace
+// A figure's note that a step failed, and why.
+void note_error(Figure& f, const std::string& what, const std::exception& e) {
+  f.notes.push_back(fmt::format("{}: {}", what, e.what()));
+}
 
-std::vector<Figure> build_report(const ReportRequest& r) {
-  const json c = merged_config(r.config);
-  const fs::path vendor = find_vendor(r.vendor_dir);
-  std::vector<Figure> figs;
-  auto note_error = [](Figure& f, const std::string& what, const std::exception& e) {
-    f.notes.push_back(fmt::format("{}: {}", what, e.what()));
-  };
-  const std::string data_split = c["data_split"], eval_split = c["eval_split"];
-  const size_t limit = c["limit"].get<size_t>();
-
-  // 1-3: the data.
+// Figures 1-4: the data sets' class counts, text lengths, top words and their clouds.
+std::vector<Figure> data_figures(const ReportRequest& r, const json& c) {
+  const std::string data_split = c["data_split"];
   Figure counts{"01-class-counts", "Examples per label in each data set", Rows::array(), {}, bars("label", "count", "dataset", true)};
   std::vector<data::TextExample> text_data;
   std::vector<std::pair<std::string, std::vector<size_t>>> sets;
@@ -267,7 +262,6 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   for (const auto& [name, n] : sets)
     if (auto empty = empty_labels(n); !empty.empty())
       counts.notes.push_back(fmt::format("{} has no example labelled {}", name, empty));
-  figs.push_back(std::move(counts));
 
   Figure lengths{"02-text-lengths", fmt::format("Text length per label ({} split), in words and in tokens", data_split), Rows::array(), {}, box_spec()};
   Figure words{"03-top-words", fmt::format("The {} most frequent words of each label, stop words left out", c["top_k"].get<int>()), Rows::array(), {}, top_words_spec()};
@@ -287,10 +281,105 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     if (auto empty = empty_labels(data::label_counts(text_data)); !empty.empty())
       words.notes.push_back(fmt::format("no {} text is labelled {}: those classes have no words", data_split, empty));
   }
-  figs.push_back(std::move(lengths));
   Figure cloud{"04-word-clouds", "Figure 3 as word clouds", words.rows, words.notes, {{"cloud", "count"}}};
+  std::vector<Figure> figs;
+  figs.push_back(std::move(counts));
+  figs.push_back(std::move(lengths));
   figs.push_back(std::move(words));
   figs.push_back(std::move(cloud));
+  return figs;
+}
+
+// fusion.json, read once: its model (temperatures and weights) and the report `emopost calibrate` kept.
+struct FusionRead {
+  json report;
+  std::optional<fusion::FusionModel> model;
+  std::string missing;  // why there is none
+  std::optional<double> temperature(double fusion::FusionModel::*t) const {
+    return model ? std::optional<double>((*model).*t) : std::nullopt;
+  }
+};
+
+FusionRead read_fusion(const fs::path& file) {
+  FusionRead f;
+  try {
+    f.report = read_json_file(file);
+    f.model = fusion::FusionModel::from_json(f.report);
+  } catch (const std::exception& e) {
+    f.missing = e.what();
+  }
+  return f;
+}
+
+// Figure 8: the words the text model leans on, by occlusion over the evaluated texts (cached).
+Figure attributed_figure(const ReportRequest& r, const json& c, const ModelFigures& text) {
+  Figure attributed{"08-attributed-words", "The words the text model leans on for each class it predicts (occlusion scores summed over the split)",
+                    Rows::array(), {}, top_words_spec("score")};
+  if (!text.read || text.read->texts.empty()) {
+    attributed.notes.push_back("the text model was not evaluated (see figure 7)");
+    return attributed;
+  }
+  try {
+    const json key = {{"step", "attribution"}, {"models", files_identity(r.models_dir / "text")}, {"texts", text.read->texts},
+                      {"top_k", c["top_k"]}};
+    attributed.rows = cached(r.out_dir / "cache", key, [&] { return attributed_words(r.models_dir, text.read->texts, c["top_k"].get<int>()); });
+  } catch (const std::exception& e) {
+    note_error(attributed, "the attribution was not computed", e);
+  }
+  return attributed;
+}
+
+// The text model's most confident mistakes, with their texts.
+Figure text_gallery(const ModelFigures& text) {
+  Figure gallery{"text-worst-mistakes", "The text model's most confident mistakes", Rows::array(), {}, json(), true};
+  if (!text.read) return gallery.notes = text.figures.front().notes, gallery;
+  gallery.rows = most_confident_mistakes(text.read->truth, text.read->predicted, text.read->probabilities, 10);
+  for (auto& row : gallery.rows)
+    if (row["index"].get<size_t>() < text.read->texts.size()) row["text"] = text.read->texts[row["index"].get<size_t>()];
+  return gallery;
+}
+
+// The fusion, from the report `emopost calibrate` keeps in fusion.json: whom it follows, and its ECE.
+std::pair<Figure, Figure> fusion_figures(const FusionRead& fusion) {
+  Figure disagree{"fusion-disagreement", "When the text and the face disagree: whom the fused verdict follows, and who is right",
+                  Rows::array(), {}, fusion_spec()};
+  Figure ece{"calibration-ece", "Calibration error (ECE) of each modality before and after calibration", Rows::array(), {}, ece_spec()};
+  if (fusion.model) {
+    disagree.rows = fusion_disagreement(fusion.report);
+    ece.rows = calibration_ece(fusion.report);
+    for (auto* fig : {&disagree, &ece})
+      if (fig->rows.empty()) fig->notes.push_back("fusion.json has no report of this: refit it with `emopost calibrate`");
+  } else {
+    for (auto* fig : {&disagree, &ece}) fig->notes.push_back("no fusion report: " + fusion.missing);
+  }
+  return {std::move(disagree), std::move(ece)};
+}
+
+// Written: data/<id>.json and .csv, report.json (everything), index.html with the vendored scripts inline.
+void write_report(const fs::path& out_dir, const json& c, const fs::path& vendor, const std::vector<Figure>& figs) {
+  fs::create_directories(out_dir / "data");
+  json all = {{"config", c}, {"figures", json::array()}};
+  for (const auto& f : figs) {
+    write_json_file(out_dir / "data" / (f.id + ".json"), {{"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
+    write_text(out_dir / "data" / (f.id + ".csv"), to_csv(f.rows));
+    all["figures"].push_back({{"id", f.id}, {"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
+  }
+  write_json_file(out_dir / "report.json", all);
+  std::string scripts;
+  for (const char* lib : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js",
+                          "d3-cloud/build/d3.layout.cloud.js"})
+    scripts += "<script>" + read_file(vendor / lib) + "</script>\n";
+  write_text(out_dir / "index.html", render_html(figs, c["title"].get<std::string>(), scripts));
+}
+
+}  // namespace
+
+std::vector<Figure> build_report(const ReportRequest& r) {
+  const json c = merged_config(r.config);
+  const fs::path vendor = find_vendor(r.vendor_dir);
+  const std::string eval_split = c["eval_split"];
+  const size_t limit = c["limit"].get<size_t>();
+  std::vector<Figure> figs = data_figures(r, c);  // 1-4
 
   // 5 and 6: training curves.
   for (const auto& [id, part, title] : std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -299,18 +388,9 @@ std::vector<Figure> build_report(const ReportRequest& r) {
     figs.push_back({id, title + " (validation after each epoch)", curves.rows, curves.notes, curves_spec(), /*table=*/true});
   }
 
-  // 7, 11, 12 and the extras: each model on the evaluation split, calibrated by fusion.json's temperatures.
+  // 7, 11, 12, 13 and the extras: each model on the evaluation split, calibrated by fusion.json's temperatures.
   const int bins = c["reliability_bins"].get<int>();
-  json fusion_report;
-  std::optional<fusion::FusionModel> fusion;
-  std::string no_fusion;
-  try {
-    fusion_report = read_json_file(r.models_dir / "fusion.json");
-    fusion = fusion::FusionModel::from_json(fusion_report);
-  } catch (const std::exception& e) {
-    no_fusion = e.what();
-  }
-  auto temperature = [&](double fusion::FusionModel::*t) { return fusion ? std::optional<double>((*fusion).*t) : std::nullopt; };
+  const auto fusion = read_fusion(r.models_dir / "fusion.json");
   train::EvalRequest text_q;
   text_q.kind = "text";
   text_q.model_dir = r.models_dir / "text";
@@ -318,48 +398,28 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   text_q.split = eval_split;
   text_q.limit = limit;
   auto text = model_figures("text", "07-text-confusion", fmt::format("The text model's confusion matrix ({} split)", eval_split), text_q, bins, r.out_dir / "cache",
-                           temperature(&fusion::FusionModel::text_temperature));
+                           fusion.temperature(&fusion::FusionModel::text_temperature));
   Figure quality{"11-quality-by-length", "The text model's accuracy and macro-F1 by text length (words)", Rows::array(), {}, quality_spec()};
   if (text.read) quality.rows = quality_by_length(text.read->words, text.read->truth, text.read->predicted,
                                                   c["length_bins"].get<std::vector<size_t>>());
   else quality.notes = text.figures.front().notes;
-  Figure attributed{"08-attributed-words", "The words the text model leans on for each class it predicts (occlusion scores summed over the split)",
-                    Rows::array(), {}, top_words_spec("score")};
-  if (!text.read || text.read->texts.empty()) {
-    attributed.notes.push_back("the text model was not evaluated (see figure 7)");
-  } else {
-    try {
-      const json key = {{"step", "attribution"}, {"models", files_identity(r.models_dir / "text")}, {"texts", text.read->texts},
-                        {"top_k", c["top_k"]}};
-      attributed.rows = cached(r.out_dir / "cache", key, [&] { return attributed_words(r.models_dir, text.read->texts, c["top_k"].get<int>()); });
-    } catch (const std::exception& e) {
-      note_error(attributed, "the attribution was not computed", e);
-    }
-  }
+  Figure attributed = attributed_figure(r, c, text);
   train::EvalRequest face_q = text_q;
   face_q.kind = "image";
   face_q.model_dir = r.models_dir / "face";
-  face_q.mirror = c["face_mirror"].get<bool>();
+  if (!c["face_mirror"].is_null()) face_q.mirror = c["face_mirror"].get<bool>();
   face_q.faces.detector = c["face_detector"].get<std::string>();
   face_q.faces.detector_model = r.models_dir / "detector";
   face_q.faces.landmarks_model = r.models_dir / "landmarks";
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
   auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache",
-                           temperature(&fusion::FusionModel::image_temperature));
+                           fusion.temperature(&fusion::FusionModel::image_temperature));
   // The face model on real photos (photos-val, for validation only), read as `predict` reads them.
   auto photos_q = face_q;
   photos_q.split = "photos-val";
   auto photos = model_figures("face-photos-val", "13-face-photos-val-confusion",
                               "The face model's confusion matrix on real photos (photos-val)", photos_q, bins,
-                              r.out_dir / "cache", temperature(&fusion::FusionModel::image_temperature));
-  Figure gallery{"text-worst-mistakes", "The text model's most confident mistakes", Rows::array(), {}, json(), true};
-  if (text.read) {
-    gallery.rows = most_confident_mistakes(text.read->truth, text.read->predicted, text.read->probabilities, 10);
-    for (auto& row : gallery.rows)
-      if (row["index"].get<size_t>() < text.read->texts.size()) row["text"] = text.read->texts[row["index"].get<size_t>()];
-  } else {
-    gallery.notes = text.figures.front().notes;
-  }
+                              r.out_dir / "cache", fusion.temperature(&fusion::FusionModel::image_temperature));
   figs.push_back(std::move(text.figures[0]));
   Figure attributed_cloud{"09-attributed-clouds", "Figure 8 as word clouds", attributed.rows, attributed.notes, {{"cloud", "score"}}};
   figs.push_back(std::move(attributed));
@@ -373,39 +433,13 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   figs.push_back(std::move(photos.figures[1]));
   for (auto* m : {&text, &face})
     for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
-  figs.push_back(fused_reliability(text, face, fusion ? &*fusion : nullptr, fusion_report, bins));
-
-  // The fusion, from the report `emopost calibrate` keeps in fusion.json.
-  Figure disagree{"fusion-disagreement", "When the text and the face disagree: whom the fused verdict follows, and who is right",
-                  Rows::array(), {}, fusion_spec()};
-  Figure ece{"calibration-ece", "Calibration error (ECE) of each modality before and after calibration", Rows::array(), {}, ece_spec()};
-  if (fusion) {
-    disagree.rows = fusion_disagreement(fusion_report);
-    ece.rows = calibration_ece(fusion_report);
-    for (auto* fig : {&disagree, &ece})
-      if (fig->rows.empty()) fig->notes.push_back("fusion.json has no report of this: refit it with `emopost calibrate`");
-  } else {
-    for (auto* fig : {&disagree, &ece}) fig->notes.push_back("no fusion report: " + no_fusion);
-  }
-  figs.push_back(std::move(gallery));
+  figs.push_back(fused_reliability(text, face, fusion.model ? &*fusion.model : nullptr, fusion.report, bins));
+  auto [disagree, ece] = fusion_figures(fusion);
+  figs.push_back(text_gallery(text));
   figs.push_back(face_gallery(face));
   figs.push_back(std::move(disagree));
   figs.push_back(std::move(ece));
-
-  // Written: data/<id>.json and .csv, report.json (everything), index.html.
-  fs::create_directories(r.out_dir / "data");
-  json all = {{"config", c}, {"figures", json::array()}};
-  for (const auto& f : figs) {
-    write_json_file(r.out_dir / "data" / (f.id + ".json"), {{"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
-    write_text(r.out_dir / "data" / (f.id + ".csv"), to_csv(f.rows));
-    all["figures"].push_back({{"id", f.id}, {"title", f.title}, {"rows", f.rows}, {"notes", f.notes}});
-  }
-  write_json_file(r.out_dir / "report.json", all);
-  std::string scripts;
-  for (const char* lib : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js",
-                          "d3-cloud/build/d3.layout.cloud.js"})
-    scripts += "<script>" + read_file(vendor / lib) + "</script>\n";
-  write_text(r.out_dir / "index.html", render_html(figs, c["title"].get<std::string>(), scripts));
+  write_report(r.out_dir, c, vendor, figs);
   return figs;
 }
 
