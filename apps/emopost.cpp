@@ -1,6 +1,9 @@
 // emopost: the command-line front of the library. Each command file declares its own options and
 // calls the library; this file only dispatches and turns errors into messages and exit codes.
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -18,7 +21,10 @@ void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion) {
   cmd->add_option("--text-model", c.text_model, "Text model folder (default MODELS/text)");
   cmd->add_option("--face-model", c.face_model, "Face model folder (default MODELS/face, e.g. models/face-vit)");
   if (with_fusion) cmd->add_option("--fusion", c.fusion_file, "Fusion file (default MODELS/fusion.json)");
-  cmd->add_flag("--no-mirror", c.no_mirror, "Read each face once, not also as its mirror image");
+  cmd->add_flag_callback("--mirror", [&c] { c.mirror = true; },
+                         "Also read each face as its mirror image and average the two (default: as the face\n"
+                         "model's config.json says, test_time_mirror)");
+  cmd->add_flag_callback("--no-mirror", [&c] { c.mirror = false; }, "Read each face once, not also as its mirror image");
 }
 
 void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o) {
@@ -26,7 +32,7 @@ void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o) {
   o.text_model = c.text_model;
   o.face_model = c.face_model;
   o.fusion_file = c.fusion_file;
-  o.face_mirror = !c.no_mirror;
+  o.face_mirror = c.mirror;
 }
 
 predict::PredictorOptions predictor_options(const ModelChoice& c) {
@@ -55,6 +61,11 @@ void add_detector_options(CLI::App* cmd, vision::DetectorOptions& d) {
 
 int main(int argc, char** argv) {
   using namespace emopost;
+  // On a busy machine, OpenMP threads that spin between parallel regions take the CPU the other work
+  // needs: 300 photos took 62.9 s beside two busy processes under libgomp's default, 16.5 s with the
+  // passive policy (issue 38). libgomp reads the policy once, as it loads, before main: so emopost
+  // re-executes itself once with it set. A policy the user set is kept.
+  if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
   // Buffers of 256 KiB and more (torch's activations) are mapped and unmapped, not taken from the
   // heap: glibc's adaptive threshold otherwise moves them onto the heap, where the small face crops
   // kept between detections pin the space they free, and reading FER2013 through the CNN grew by
