@@ -32,7 +32,7 @@ void add_report_command(CLI::App& app, Commands& out);
 struct ModelChoice {
   std::filesystem::path models_dir;  // empty: found as find_models_dir() says
   std::filesystem::path text_model, face_model, fusion_file;  // empty: MODELS/text, face, fusion.json
-  bool no_mirror = false;
+  std::optional<bool> mirror;  // unset: the face folder's choice
 };
 void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion);
 predict::PredictorOptions predictor_options(const ModelChoice& c);

@@ -94,7 +94,10 @@ Command eval_command(CLI::App& app) {
                   "report's ablation does")->delimiter(',');
   cmd->add_flag("--bf16", r.bf16, "Run the model in bf16 autocast");
   cmd->add_flag("--int8", r.int8, "Run the transformer linears in dynamic int8");
-  cmd->add_flag("--mirror", r.mirror, "Image models: average each face with its mirror image, as `predict` does");
+  cmd->add_flag_callback("--mirror", [o] { o->req.mirror = true; },
+                         "Image models: also read each face as its mirror image and average the two\n"
+                         "(default: as the folder's config.json says, test_time_mirror, as `predict` reads)");
+  cmd->add_flag_callback("--no-mirror", [o] { o->req.mirror = false; }, "Image models: read each face once");
   cmd->add_option("--detector", r.faces.detector,
                   "Image models: read each face through this detector (cnn or lbp) and cut it as `predict` does;\n"
                   "faces with none found are read whole. Faces read are cached under --face-cache")
@@ -111,7 +114,7 @@ Command eval_command(CLI::App& app) {
   cmd->footer("Texts are read as `predict` reads them: normalised, in windows of the model's positions.\n"
               "Examples:\n  emopost eval text --model models/text\n"
               "  emopost eval text --model models/text --format jsonl --data my_posts.jsonl\n"
-              "  emopost eval image --model models/face --split photos-val --detector cnn --mirror\n"
+              "  emopost eval image --model models/face --split photos-val --detector cnn\n"
               "  emopost eval image --model models/face --split val --detector cnn --labels ferplus\n"
               "  emopost eval image --model models/face --format folder --data my_faces/ --detector cnn");
   return {cmd, [o] {

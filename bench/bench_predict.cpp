@@ -6,7 +6,10 @@
 //   BM_Batch                64 posts (photo+caption) through run_jsonl, as `predict --input` does
 //   BM_NgramExpert          the text model's n-gram expert alone on the caption (models/text/ngrams)
 //   *_int8                  the same with the transformer linears in dynamic int8 (--int8)
-//   *_no_mirror             faces read once, not also as their mirror image (--no-mirror)
+//   *_mirror                faces also read as their mirror image (--mirror; the default is the face
+//                           folder's choice, test_time_mirror)
+//   *_ensemble              the face model shipped until 2026-12-07 (models/face-ensemble, five ResNets,
+//                           with its mirror), to compare the face stage with it in one run
 //   *_serial                the text model before the picture, not beside its decoding
 //   *_no_ngrams             the transformer alone, without the text model's n-gram expert
 //   BM_Detect/lbp, /cnn     face detection alone on the decoded 1280x720 photo: the LBP cascade
@@ -42,9 +45,9 @@ namespace fs = std::filesystem;
 const fs::path kRoot = EMOPOST_SOURCE_DIR;
 const char* kCaption = "Finally saw my best friends after two years apart!!! 😭❤️ #reunited @maria";
 
-// The default configuration (fp32), int8 linears, faces read once (no mirror image), and the stages
-// one after another, side by side in one run.
-enum class Variant { kDefault, kInt8, kNoMirror, kSerial, kNoNgrams };
+// The default configuration (fp32), int8 linears, faces also read as their mirror image, the stages
+// one after another, and the former face model, side by side in one run.
+enum class Variant { kDefault, kInt8, kMirror, kSerial, kNoNgrams, kEnsemble };
 
 const predict::Predictor& predictor(Variant v = Variant::kDefault) {
   auto make = [](Variant v) {
@@ -53,16 +56,19 @@ const predict::Predictor& predictor(Variant v = Variant::kDefault) {
     predict::PredictorOptions o;
     o.models_dir = kRoot / "models";
     o.int8 = v == Variant::kInt8;
-    o.face_mirror = v != Variant::kNoMirror;
+    if (v == Variant::kMirror) o.face_mirror = true;
+    if (v == Variant::kEnsemble) o.face_model = kRoot / "models/face-ensemble";
     o.text_beside_decode = v != Variant::kSerial;
     o.text_ngrams = v != Variant::kNoNgrams;
     return o;
   };
   static const predict::Predictor quantized(make(Variant::kInt8)), plain(make(Variant::kDefault)),
-      once(make(Variant::kNoMirror)), serial(make(Variant::kSerial)), words_alone(make(Variant::kNoNgrams));
+      twice(make(Variant::kMirror)), serial(make(Variant::kSerial)), words_alone(make(Variant::kNoNgrams)),
+      former(make(Variant::kEnsemble));
   switch (v) {
     case Variant::kInt8: return quantized;
-    case Variant::kNoMirror: return once;
+    case Variant::kMirror: return twice;
+    case Variant::kEnsemble: return former;
     case Variant::kSerial: return serial;
     case Variant::kNoNgrams: return words_alone;
     default: return plain;
@@ -97,7 +103,8 @@ BENCHMARK_CAPTURE(BM_Post, caption_only, false, Variant::kDefault)->Unit(benchma
 BENCHMARK_CAPTURE(BM_Post, caption_only_no_ngrams, false, Variant::kNoNgrams)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_int8, true, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, Variant::kInt8)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Post, photo_caption_no_mirror, true, Variant::kNoMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_mirror, true, Variant::kMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Post, photo_caption_ensemble, true, Variant::kEnsemble)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_serial, true, Variant::kSerial)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 
 void BM_Batch(benchmark::State& state) {

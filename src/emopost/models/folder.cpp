@@ -67,6 +67,14 @@ void check_labels(const std::vector<std::string>& labels) {
               Errc::bad_model);
 }
 
+bool test_time_mirror(const nlohmann::json& config) {
+  if (!config.is_object() || !config.contains(kTestTimeMirror)) return false;
+  const auto& v = config[kTestTimeMirror];
+  if (!v.is_boolean())
+    throw Error(fmt::format("config.json: {} must be true or false, not {}", kTestTimeMirror, v.dump()), Errc::bad_model);
+  return v.get<bool>();
+}
+
 size_t read_model_max_length(const fs::path& dir, int max_position_embeddings) {
   const auto file = dir / "tokenizer_config.json";
   const auto j = read_json_file(file);
@@ -124,7 +132,8 @@ FaceModelFolder load_face_folder(const fs::path& dir) {
         throw Error(fmt::format("ensemble member {}: its preprocessor_config.json differs from the folder's", name));
       model.add_member(std::move(member));
     }
-    return FaceModelFolder{dir, std::move(model), pre, config, read_card(dir)};
+    const bool mirror = test_time_mirror(config);
+    return FaceModelFolder{dir, std::move(model), pre, config, read_card(dir), mirror};
   });
 }
 

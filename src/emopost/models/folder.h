@@ -32,7 +32,14 @@ struct FaceModelFolder {
   vision::PreprocessOptions preprocess;  // preprocessor_config.json
   nlohmann::json config;
   std::string card;
+  bool mirror = false;  // config.json's kTestTimeMirror
 };
+
+// config.json's choice, made on validation and written there with the model: whether the folder's
+// model reads each face also as its mirror image and averages the two. Absent means no.
+inline constexpr const char* kTestTimeMirror = "test_time_mirror";
+// Throws emopost::Error (bad_model) when the key is there but not a boolean.
+bool test_time_mirror(const nlohmann::json& config);
 
 // A face folder may hold a small ensemble: ensemble.json names sub-folders, each a checkpoint with
 // its own config.json, whose logits are averaged with the folder's own (ImageClassifier::add_member).

@@ -50,9 +50,9 @@ struct PredictorOptions {
   // are quantised per batch: a post's probabilities then move slightly (~0.3 points) with the
   // other posts and the padding in its batch, and the default keeps every answer reproducible.
   bool int8 = false;
-  // Average each face's logits with its mirror image's: +1.4 points of PrivateTest accuracy for the
-  // shipped face model (67.9% -> 69.3%, models/face/README.md) for a second face-model pass.
-  bool face_mirror = true;
+  // Average each face's logits with its mirror image's, at the cost of a second face-model pass.
+  // Unset: as the face folder's config.json says (models::kTestTimeMirror), a choice made on validation.
+  std::optional<bool> face_mirror;
   // Run the text model on a thread of its own (one torch thread) while pictures are decoded, rather
   // than before them: 31.8 -> 29 ms a post on 2 cores (bench/RESULTS.md). Off only to compare.
   bool text_beside_decode = true;

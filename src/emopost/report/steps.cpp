@@ -78,7 +78,7 @@ json cached_evaluation(const std::string& step, const train::EvalRequest& q, con
                         : q.split == "photos-val"   ? q.data_root / "faces/photos-val"
                                                     : q.data_root / "faces/fer2013" / q.split;
   json key = {{"step", step}, {"model", files_identity(q.model_dir)}, {"data", files_identity(data)},
-              {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror}, {"detector", q.faces.detector}};
+              {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror ? nlohmann::json(*q.mirror) : nlohmann::json()}, {"detector", q.faces.detector}};
   if (!q.drop_words.empty()) key["drop_words"] = q.drop_words;
   if (!q.faces.detector.empty())
     key["detector_models"] = {files_identity(q.faces.detector_model), files_identity(q.faces.landmarks_model)};

@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include "emopost/core/error.h"
+#include "emopost/core/json.h"
 
 #include "emopost/core/labels.h"
 #include "emopost/eval/scores.h"
+#include "emopost/models/folder.h"
 #include "emopost/train/tasks.h"
 #include "emopost/train/trainer.h"
 
@@ -76,13 +78,16 @@ EvalOutput run_evaluation(const EvalRequest& r) {
                                   : load_task(r.kind, r.model_dir, r.data_root, r.recipe, {r.split}, r.limit, {},
                                               r.drop_words);
   if (r.int8) task->quantize_int8();
-  task->set_mirror_average(r.mirror);
+  const bool mirror =
+      r.mirror.value_or(r.kind == "image" && !r.model_dir.empty() &&
+                        models::test_time_mirror(read_json_file(r.model_dir / "config.json")));
+  task->set_mirror_average(mirror);
   auto ev = evaluate(*task, task_split, r.batch_size, r.bf16, "eval " + split);
   const auto& data = task->split(task_split);
   std::vector<std::string> labels(kLabels.begin(), kLabels.end());
 
   EvalOutput out;
-  out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", split}, {"int8", r.int8}, {"mirror", r.mirror},
+  out.json = {{"model", r.model_dir.string()}, {"kind", r.kind}, {"split", split}, {"int8", r.int8}, {"mirror", mirror},
               {"face_detector", r.faces.detector}, {"drop_words", r.drop_words},
               {"photo_damage", r.faces.photo_damage ? nlohmann::json(*r.faces.photo_damage) : nlohmann::json()},
               {"loss", ev.loss}, {"examples_per_second", ev.examples_per_second},

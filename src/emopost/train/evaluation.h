@@ -2,6 +2,7 @@
 // `emopost eval`: a trained model on a held-out split, reported as model cards report it (pooled and,
 // for text, per source data set), in JSON for machines and Markdown for people.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,8 @@ struct EvalRequest {
   int batch_size = 256;
   bool bf16 = false;
   bool int8 = false;  // dynamic int8 linears (models/int8.h)
-  bool mirror = false;  // image models: average with the mirror image (as the predictor does)
+  // Image models: average with the mirror image. Unset: as the folder's config.json says, as `predict` reads.
+  std::optional<bool> mirror;
   size_t limit = 0;
   std::vector<std::string> drop_words;  // text models: left out of every text (the report's ablation)
   FaceReading faces;  // image models: through a detector, as `predict --detector` reads pictures

@@ -232,11 +232,11 @@ class ImageTask : public Task {
   }
 
   // Knowledge distillation: each training face's target becomes `weight` times the teacher's
-  // probabilities for it (a face folder, an ensemble too, averaged with the mirror as predict reads)
+  // probabilities for it (a face folder, an ensemble too, with the mirror where its folder says, as predict reads)
   // plus 1 - `weight` times its labels. The teacher reads the clean face once, at the start.
   void distil_from(const fs::path& teacher_dir, double weight) {
     auto teacher = models::load_face_folder(teacher_dir);
-    teacher.model.set_mirror_average(true);
+    teacher.model.set_mirror_average(teacher.mirror);
     teacher.model.prepare_inference();
     torch::NoGradGuard no_grad;
     auto& s = splits_.at("train");
