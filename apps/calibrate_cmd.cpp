@@ -23,6 +23,10 @@ void add_calibrate_command(CLI::App& app, Commands& out) {
   cmd->add_option("--data", o->request.data_root, "Data root holding text/ and faces/")->capture_default_str();
   cmd->add_option("--out", o->out, "Output file (default MODELS/fusion.json)");
   cmd->add_option("--limit", o->request.limit, "Use only N texts and faces per split (smoke runs)");
+  cmd->add_option("--face-labels", o->request.face_labels,
+                  "The FER2013 faces' labels: fer2013 (its own) or ferplus (the majority of FER+'s ten votes;\n"
+                  "faces without a usable one left out), for a face model that learnt them")
+      ->capture_default_str()->check(CLI::IsMember({"fer2013", "ferplus"}));
   cmd->add_flag("--int8", o->int8, "Run the transformer linears in dynamic int8");
   out.push_back({cmd, [o] {
                    // A fusion fitted for another pair must not silently replace the shipped pair's.

@@ -45,6 +45,7 @@ Split load_split(const Predictor& predictor, const CalibrationRequest& r, const 
   Split s;
   auto texts = data::read_text_recipe(r.data_root, r.recipe, text_split);
   auto faces = data::read_fer2013(r.data_root, face_split);
+  if (r.face_labels == "ferplus") data::relabel_ferplus(faces, r.data_root, /*soft=*/false);
   data::take_evenly(texts, r.limit);
   data::take_evenly(faces, r.limit);
   // Read as training read them: texts with no words left are left out there and here.
@@ -144,6 +145,8 @@ nlohmann::json score_posts(const fusion::FusionModel& fusion, const std::vector<
 }
 
 fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequest& r) {
+  if (r.face_labels != "fer2013" && r.face_labels != "ferplus")
+    throw Error("unknown face labels \"" + r.face_labels + "\" (fer2013 or ferplus)");
   auto val = load_split(predictor, r, "val", "val");
   auto test = load_split(predictor, r, "test", "test");
 
@@ -167,7 +170,7 @@ fusion::FusionModel fit_fusion(const Predictor& predictor, const CalibrationRequ
   model.report = score_posts(model, test.text_logits, posts(test, r.seed + 1), test.text_labels);
   model.report["validation"] = score_posts(model, val.text_logits, val_faces, val.text_labels);
   model.report["validation"].erase("fused_report");
-  model.report["data"] = {{"recipe", r.recipe}, {"seed", r.seed}, {"limit", r.limit},
+  model.report["data"] = {{"recipe", r.recipe}, {"seed", r.seed}, {"limit", r.limit}, {"face_labels", r.face_labels},
                           {"validation_posts", "CARER+GoEmotions val texts, each with a FER2013 PublicTest face of its label"},
                           {"test_posts", "CARER+GoEmotions test texts, each with a FER2013 PrivateTest face of its label"},
                           {"text_val", val.text_labels.size()}, {"face_val", val.face_labels.size()},

@@ -18,6 +18,9 @@ struct CalibrationRequest {
   std::string recipe = "all";
   uint32_t seed = 13;
   size_t limit = 0;  // use only the first N texts and faces of each split (smoke runs)
+  // The faces' labels: FER2013's own, or FER+'s majority (faces without a usable one left out), as
+  // `eval image --labels` scores them. A face model that learnt FER+'s votes is calibrated on those.
+  std::string face_labels = "fer2013";
 };
 
 // Temperatures from the validation splits (CARER+GoEmotions val, FER2013 PublicTest), weights from
