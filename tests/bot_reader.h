@@ -3,8 +3,11 @@
 // order, its bookkeeping), so the verdict only has to be predictable. A caption with "sad" reads
 // sadness, any other caption joy; a picture that decodes has one face (its top-left quarter) that
 // reads surprise; one that does not is bad_image, as with the real predictor. A caption containing
-// "slow" takes `slow_for` to read.
+// "slow" takes `slow_for` to read. A caption containing "throw:model", "throw:alloc" or "throw:other"
+// makes the whole call throw, as a broken model, memory or a bug would.
 #include <atomic>
+#include <new>
+#include <stdexcept>
 #include <chrono>
 #include <thread>
 
@@ -24,6 +27,10 @@ class BotReader : public predict::PostReader {
     std::vector<predict::Outcome> out;
     for (const auto& post : posts) {
       ++posts_read_;
+      if (post.text && post.text->find("throw:model") != std::string::npos)
+        throw Error("models/face: model.safetensors is truncated", Errc::bad_model);
+      if (post.text && post.text->find("throw:alloc") != std::string::npos) throw std::bad_alloc();
+      if (post.text && post.text->find("throw:other") != std::string::npos) throw std::runtime_error("unexpected");
       if (post.text && post.text->find("slow") != std::string::npos) std::this_thread::sleep_for(slow_for);
       predict::Prediction p;
       p.id = post.id;

@@ -471,6 +471,32 @@ TEST(Bot, BadFilesGetAnApologyThatNamesTheProblem) {
   EXPECT_NE(msgs[1].text.find("bad_image"), std::string::npos) << msgs[1].text;
 }
 
+// Whatever the reader throws, the user gets the error table's apology for its code, the row is failed
+// with that code, and the update is confirmed only then; the chat's next post is answered as usual.
+TEST(Bot, AnythingThrownWhileAnsweringEndsInAnApologyAndAFailedRow) {
+  BotRun run("throws");
+  auto& api = run.api;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"throw:model", "bad_model"}, {"throw:alloc", "internal"}, {"throw:other", "internal"}};
+  std::vector<int64_t> ids;
+  for (const auto& [caption, code] : cases) ids.push_back(api.push(text_message(1, caption)));
+  const auto fine = api.push(text_message(1, "a good day"));
+  run.start();
+  ASSERT_TRUE(run.wait_messages(4));
+  ASSERT_TRUE(api.wait_for([&] { return api.confirmed_below() > fine; }));
+  run.stop();
+  const auto msgs = run.messages();
+  EXPECT_NE(msgs[0].text.find(std::string(error_kind(Errc::bad_model).meaning)), std::string::npos) << msgs[0].text;
+  EXPECT_NE(msgs[1].text.find(std::string(error_kind(Errc::internal).meaning)), std::string::npos) << msgs[1].text;
+  EXPECT_NE(msgs[3].text.find("joy"), std::string::npos) << msgs[3].text;
+  StateStore state(run.options.state_file);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(state.status(ids[i]), Status::failed) << cases[i].first;
+    EXPECT_EQ(state.error(ids[i]).value_or("").rfind(cases[i].second + ": ", 0), 0u) << state.error(ids[i]).value_or("none");
+  }
+  EXPECT_EQ(state.status(fine), Status::done);
+}
+
 TEST(Bot, OneSlowPostDoesNotHoldUpOtherChats) {
   BotRun run("slow");
   run.reader.slow_for = std::chrono::milliseconds(2000);

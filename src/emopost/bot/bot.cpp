@@ -338,8 +338,7 @@ struct Bot::Impl {
       try {
         answer(job);
       } catch (const std::exception& e) {
-        spdlog::error("answering update {} failed: {}", job.parts.front().update_id, mask(e.what()));
-        count_error("internal");
+        fail(job, e);
       }
       std::lock_guard lock(mutex);
       auto& q = chat_jobs[chat];
@@ -460,6 +459,35 @@ struct Bot::Impl {
       }
     }
     if (!c.photos.empty()) store.set_status(ids, Status::done);
+  }
+
+  // Whatever went wrong while answering (a model error, memory, SQLite, an answer of Telegram's not
+  // shaped as documented), the user hears so and the update's row says why: it is never confirmed
+  // to Telegram with neither a reply nor a failure recorded.
+  void fail(const Job& job, const std::exception& e) {
+    const Message& m = job.parts.front();
+    const auto* err = dynamic_cast<const Error*>(&e);
+    const ErrorKind& kind = err ? err->kind() : error_kind(Errc::internal);
+    spdlog::error("answering update {} failed [{}]: {}", m.update_id, kind.name, mask(e.what()));
+    count_error(std::string(kind.name));
+    std::optional<int64_t> reply_id;
+    try {
+      rate.acquire(m.chat_id);
+      auto sent = with_retries(
+          [&] {
+            return api.call("sendMessage", {{"chat_id", m.chat_id}, {"text", apology(std::string(kind.meaning))},
+                                            {"reply_parameters", {{"message_id", m.message_id}, {"allow_sending_without_reply", true}}}});
+          },
+          "sendMessage");
+      reply_id = sent.value("message_id", int64_t(0));
+    } catch (const std::exception& send) {
+      spdlog::warn("no apology for update {} in chat {}: {}", m.update_id, m.chat_id, mask(send.what()));
+    }
+    try {
+      store.set_status(job.ids(), Status::failed, reply_id, fmt::format("{}: {}", kind.name, mask(e.what())));
+    } catch (const std::exception& store_error) {
+      spdlog::error("update {}: its failure was not recorded: {}", m.update_id, mask(store_error.what()));
+    }
   }
 
   // After the poller stops: a last getUpdates confirms what was answered.

@@ -113,6 +113,14 @@ std::optional<Status> StateStore::status(int64_t update_id) const {
   return parse_status(reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0)));
 }
 
+std::optional<std::string> StateStore::error(int64_t update_id) const {
+  std::lock_guard lock(mutex_);
+  Stmt st(db_, "SELECT error FROM updates WHERE update_id = ?");
+  sqlite3_bind_int64(st.s, 1, update_id);
+  if (sqlite3_step(st.s) != SQLITE_ROW || sqlite3_column_type(st.s, 0) == SQLITE_NULL) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0)));
+}
+
 void StateStore::set_status(const std::vector<int64_t>& ids, Status status, std::optional<int64_t> reply_message_id,
                             const std::string& error) {
   std::lock_guard lock(mutex_);

@@ -46,6 +46,8 @@ class StateStore {
   void received(const std::vector<Arrival>& arrivals);
   // The status of an update, if it was ever recorded.
   std::optional<Status> status(int64_t update_id) const;
+  // Why an update failed, as recorded ("bad_model: ..."); nullopt when it did not, or is unknown.
+  std::optional<std::string> error(int64_t update_id) const;
   // Sets the status of updates answered together (an album), with the reply's message id and, for
   // failures, why (never the token: callers pass masked text). One transaction.
   void set_status(const std::vector<int64_t>& update_ids, Status status, std::optional<int64_t> reply_message_id = {},
