@@ -497,6 +497,35 @@ TEST(Bot, AnythingThrownWhileAnsweringEndsInAnApologyAndAFailedRow) {
   EXPECT_EQ(state.status(fine), Status::done);
 }
 
+// Album parts count as open updates. With more of them open than max_open, the poll loop waits, and
+// albums used to be flushed only by that loop: the bot stopped answering for good. A timer flushes
+// them now. 30 parts (10 albums in 10 chats) against a max_open of 12, then the same after a restart.
+TEST(Bot, AlbumsBeyondMaxOpenAreAllAnswered) {
+  BotRun run("albums");
+  auto& api = run.api;
+  run.options.max_open = 12;
+  run.options.send_photos = false;
+  const auto jpeg = api.add_file(test::tiny_jpeg());
+  auto push_albums = [&](const std::string& tag) {
+    for (int chat_id = 1; chat_id <= 10; ++chat_id)
+      for (int part = 0; part < 3; ++part) {
+        json m = photo_message(chat_id, jpeg, part == 1 ? std::optional<std::string>("our trip") : std::nullopt);
+        m["media_group_id"] = tag + std::to_string(chat_id);
+        api.push(m);
+      }
+  };
+  push_albums("a");
+  run.start();
+  ASSERT_TRUE(run.wait_messages(10, std::chrono::seconds(15))) << run.messages().size() << " of 10 albums answered";
+  run.stop();
+  push_albums("b");  // waiting for the next run, as after a restart
+  run.start();
+  ASSERT_TRUE(run.wait_messages(20, std::chrono::seconds(15))) << run.messages().size() << " of 20 albums answered";
+  run.stop();
+  StateStore state(run.options.state_file);
+  EXPECT_EQ(state.count(Status::done), 60);
+}
+
 TEST(Bot, OneSlowPostDoesNotHoldUpOtherChats) {
   BotRun run("slow");
   run.reader.slow_for = std::chrono::milliseconds(2000);

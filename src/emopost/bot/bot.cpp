@@ -208,13 +208,12 @@ struct Bot::Impl {
         continue;
       }
       const bool fresh = take(updates);
-      const auto wake = flush_albums(false);
       // While updates are open, Telegram hands them back at once (they are not confirmed), so the
       // poll cannot wait there: it waits here for an answer to finish, polling every 50 ms for new
       // updates meanwhile.
       if (busy && !fresh) {
         std::unique_lock lock(mutex);
-        cv.wait_for(lock, std::min(milliseconds(50), wake), [&] { return stopping || completions != seen_completions; });
+        cv.wait_for(lock, milliseconds(50), [&] { return stopping || completions != seen_completions; });
       }
     }
   }
@@ -273,6 +272,7 @@ struct Bot::Impl {
         a.last = now;
         a.job.text_sent = a.job.text_sent || sent;
         a.job.parts.push_back(std::move(m));
+        cv.notify_all();  // the album timer takes the new due time
         continue;
       }
       // A chat's album is answered before the message that follows it.
@@ -288,14 +288,21 @@ struct Bot::Impl {
     return !arrivals.empty();
   }
 
-  // Queues the albums that are complete (or all, with `all`); returns how long until the next is due.
-  milliseconds flush_albums(bool all) {
-    std::lock_guard lock(mutex);
+  // Albums are queued by a timer of their own, not by the poll loop: that loop waits while
+  // `max_open` updates are open, and album parts count as open, so albums flushed there could wedge
+  // it for good (issue 39).
+  void album_timer() {
+    std::unique_lock lock(mutex);
+    while (!stopping && !workers_quit) cv.wait_for(lock, flush_albums());
+  }
+
+  // Under `mutex`. Queues the albums that are complete; returns how long until the next is due.
+  milliseconds flush_albums() {
     const auto now = Clock::now();
     milliseconds next = opt.album_gap;
     for (auto it = albums.begin(); it != albums.end();) {
       const auto due = std::min(it->second.last + opt.album_gap, it->second.first + opt.album_cap);
-      if (all || due <= now) {
+      if (due <= now) {
         enqueue(std::move(it->second.job));
         it = albums.erase(it);
       } else {
@@ -522,12 +529,14 @@ void Bot::run() {
   m.start();
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, m.opt.workers); ++i) workers.emplace_back([&m] { m.work(); });
+  std::thread albums([&m] { m.album_timer(); });
   m.poll();
   {
     std::lock_guard lock(m.mutex);
     m.workers_quit = true;  // each finishes the reply it is sending; queued ones wait for the next run
   }
   m.cv.notify_all();
+  albums.join();
   for (auto& w : workers) w.join();
   m.confirm();
   spdlog::info("bot stopped: {} replies sent in this run", m.replies.load());
