@@ -62,10 +62,14 @@ void add_detector_options(CLI::App* cmd, vision::DetectorOptions& d) {
 int main(int argc, char** argv) {
   using namespace emopost;
   // On a busy machine, OpenMP threads that spin between parallel regions take the CPU the other work
-  // needs: 300 photos took 62.9 s beside two busy processes under libgomp's default, 16.5 s with the
-  // passive policy (issue 38). libgomp reads the policy once, as it loads, before main: so emopost
-  // re-executes itself once with it set. A policy the user set is kept.
-  if (!std::getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
+  // needs; on a quiet one, threads that sleep at once wake too late. libgomp reads its policy once,
+  // as it loads, before main: so emopost re-executes itself once with a short spin (3,000 turns),
+  // then sleep. 300 photos of photos-val, 2 threads (bench/RESULTS.md, 2026-12-07): 9.0 s quiet and
+  // 22.7 s beside two busy processes, against 10.3 s and 80.3 s with libgomp's default spinning and
+  // 13.1 s and 26.8 s sleeping at once (passive). A policy or spin count the user set is kept.
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0 &&
+      setenv("GOMP_SPINCOUNT", "3000", 1) == 0)
+    execv("/proc/self/exe", argv);
   // Buffers of 256 KiB and more (torch's activations) are mapped and unmapped, not taken from the
   // heap: glibc's adaptive threshold otherwise moves them onto the heap, where the small face crops
   // kept between detections pin the space they free, and reading FER2013 through the CNN grew by

@@ -23,16 +23,17 @@ echo "ok - a missing or malformed token is a clear error that does not show it"
 
 echo "$token" >bot.token
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# Started as a user starts it, without OMP_WAIT_POLICY: emopost sets the passive policy itself.
-env -u OMP_WAIT_POLICY "$bin" --threads 2 telegram --token-file bot.token --api-url http://127.0.0.1:9 --state state.sqlite \
+# Started as a user starts it, without OMP_WAIT_POLICY: emopost sets its wait policy itself.
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$bin" --threads 2 telegram --token-file bot.token --api-url http://127.0.0.1:9 --state state.sqlite \
   --models "$root/models" --metrics-port "$port" --request-timeout 2 2>bot.log &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/metrics" >metrics.txt && break; sleep 0.1; done
 grep -q "^# TYPE emopost_bot_replies_total counter" metrics.txt || { echo "no metrics:"; cat metrics.txt bot.log; exit 1; }
-tr '\0' '\n' </proc/$pid/environ | grep -qx "OMP_WAIT_POLICY=passive" \
-  || { echo "the bot runs without the passive OpenMP wait policy"; exit 1; }
-echo "ok - started without OMP_WAIT_POLICY, it runs with the passive policy"
+tr '\0' '\n' </proc/$pid/environ >environ.txt
+grep -qx "OMP_WAIT_POLICY=passive" environ.txt && grep -qx "GOMP_SPINCOUNT=3000" environ.txt \
+  || { echo "the bot runs without its OpenMP wait policy:"; cat environ.txt; exit 1; }
+echo "ok - started without OMP_WAIT_POLICY, it spins briefly, then sleeps"
 for _ in $(seq 1 50); do grep -q "cannot reach the Bot API" bot.log && break; sleep 0.1; done
 grep -q "cannot reach the Bot API" bot.log || { echo "no retry logged:"; cat bot.log; exit 1; }
 kill -TERM "$pid"
