@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <chrono>
 #include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
@@ -34,6 +35,7 @@
 #include "emopost/models/threads.h"
 #include "emopost/predict/jsonl.h"
 #include "emopost/predict/predictor.h"
+#include "emopost/vision/faces.h"
 #include "emopost/vision/preprocess.h"
 #include "bench_photo.h"
 
@@ -106,6 +108,24 @@ BENCHMARK_CAPTURE(BM_Post, caption_only_int8, false, Variant::kInt8)->Unit(bench
 BENCHMARK_CAPTURE(BM_Post, photo_caption_mirror, true, Variant::kMirror)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_ensemble, true, Variant::kEnsemble)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Post, photo_caption_serial, true, Variant::kSerial)->Unit(benchmark::kMillisecond)->MinTime(5)->UseRealTime();
+
+// The face model stage alone: the five faces the default detector cuts from the photo post's
+// picture, through the shipped face model and through the one shipped until 2026-12-07.
+void BM_FaceModel(benchmark::State& state, Variant variant) {
+  const auto& p = predictor(variant);
+  const auto picture = vision::decode_for_faces(photo_1280x720(), p.options().decode, p.options().decode_min_side, false);
+  const auto faces = vision::find_faces(picture, p.detector(), p.options().face_margin).crops;
+  std::vector<double> ms;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(p.face_logits(faces));
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  state.counters["faces"] = double(faces.size());
+  state.counters["p50_ms"] = percentile(ms, 0.5);
+}
+BENCHMARK_CAPTURE(BM_FaceModel, shipped, Variant::kDefault)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_FaceModel, ensemble, Variant::kEnsemble)->Unit(benchmark::kMillisecond)->MinTime(3)->UseRealTime();
 
 void BM_Batch(benchmark::State& state) {
   const auto b64 = io::base64_encode(photo_1280x720());

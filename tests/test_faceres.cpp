@@ -155,7 +155,7 @@ TEST(FaceRes, IsAFaceModelLikeTheOthers) {
   // An ensemble of colour models takes it; one of grey models must not.
   back.add_member(std::move(model));
   EXPECT_TRUE(torch::allclose(back.forward(faces), logits, 1e-5, 1e-6));
-  auto grey = models::ImageClassifier::load(kRoot / "models/face/member-c");
+  auto grey = models::ImageClassifier::load(kRoot / "models/face-ensemble/member-c");
   expect_error_code([&] { grey.add_member(models::ImageClassifier::load(converted())); }, "bad_model", "channels");
   fs::remove_all(dir);
 }
@@ -167,7 +167,7 @@ TEST(FaceRes, GreyAndColourPicturesReachColourAndGreyModels) {
   cv::randu(colour, 0, 256);
   grey = vision::rgb_to_luma(colour);
   cv::cvtColor(grey, grey_as_rgb, cv::COLOR_GRAY2RGB);
-  for (const auto& dir : {converted(), kRoot / "models/face/member-c"}) {
+  for (const auto& dir : {converted(), kRoot / "models/face-ensemble/member-c"}) {
     auto folder = models::load_face_folder(dir);
     folder.preprocess.height = folder.preprocess.width = 96;
     auto read = [&](const cv::Mat& picture) {

@@ -334,6 +334,27 @@ TEST(Predictor, ModelFoldersCanBeGivenOneByOne) {
   expect_error_code([&] { Predictor q(o); }, "bad_model", "no face model at /nonexistent/face");
 }
 
+// The mirror is the face folder's choice (config.json's test_time_mirror), unless the caller says.
+TEST(Predictor, FaceMirrorIsTheFoldersChoiceUnlessGiven) {
+  PredictorOptions o;
+  o.models_dir = kRoot / "models";
+  EXPECT_FALSE(predictor().info()["face"]["mirror_average"].get<bool>());  // models/face says no
+  o.face_model = kRoot / "models/face-ensemble";
+  EXPECT_TRUE(Predictor(o).info()["face"]["mirror_average"].get<bool>());  // it says yes
+  o.face_mirror = false;
+  EXPECT_FALSE(Predictor(o).info()["face"]["mirror_average"].get<bool>());
+  o.face_model.clear();
+  o.face_mirror = true;
+  EXPECT_TRUE(Predictor(o).info()["face"]["mirror_average"].get<bool>());
+}
+
+TEST(Calibration, UnknownFaceLabelsAreRefusedBeforeAnyReading) {
+  CalibrationRequest r;
+  r.data_root = "/nonexistent";
+  r.face_labels = "votes";
+  expect_error([&] { fit_fusion(predictor(), r); }, "unknown face labels \"votes\"");
+}
+
 TEST(Calibration, PostsPairFacesOfTheSameLabelAndScoreEachModality) {
   std::vector<int> text_labels{0, 3, 3, 5, 6}, face_labels{3, 0, 5, 6, 3, 0};
   auto idx = pair_faces(text_labels, face_labels, 7);

@@ -156,8 +156,29 @@ TEST(ModelFolder, ShippedFoldersLoad) {
   EXPECT_EQ(text.reader.max_length(), 64u);  // the length it was trained on, not its 128 positions
   EXPECT_NE(text.card.find("# "), std::string::npos);
   auto face = models::load_face_folder(kRoot / "models/face");
-  EXPECT_EQ(face.preprocess.channels, 1);
-  EXPECT_EQ(face.config["model_type"], "resnet");
+  EXPECT_EQ(face.preprocess.channels, 3);
+  EXPECT_EQ(face.config["model_type"], "faceres");
+  EXPECT_FALSE(face.mirror);  // the face card's choice, made on validation
+  auto former = models::load_face_folder(kRoot / "models/face-ensemble");
+  EXPECT_EQ(former.preprocess.channels, 1);
+  EXPECT_TRUE(former.mirror);  // as it shipped, and as its card's test figures were read
+}
+
+TEST(ModelFolder, TestTimeMirrorMustBeABoolean) {
+  auto face = scratch("mirror");
+  for (const auto& f : fs::directory_iterator(kRoot / "models/face-vit")) fs::create_symlink(f.path(), face / f.path().filename());
+  fs::remove(face / "config.json");
+  auto fc = read_json_file(kRoot / "models/face-vit/config.json");
+  for (auto bad : {nlohmann::json("yes"), nlohmann::json(1), nlohmann::json(nullptr)}) {
+    fc[models::kTestTimeMirror] = bad;
+    write_json_file(face / "config.json", fc);
+    expect_error_code([&] { models::load_face_folder(face); }, "bad_model", "test_time_mirror");
+  }
+  for (bool on : {true, false}) {
+    fc[models::kTestTimeMirror] = on;
+    write_json_file(face / "config.json", fc);
+    EXPECT_EQ(models::load_face_folder(face).mirror, on);
+  }
 }
 
 TEST(ModelFolder, LabelsMustBeTheProjectsSevenInOrder) {

@@ -47,8 +47,8 @@ TEST_F(ServeModelsTest, ModelsEndpointShowsConfigsCardsAndFusion) {
   auto info = json::parse(m->body);
   EXPECT_EQ(info["labels"].size(), 7u);
   EXPECT_EQ(info["text"]["config"]["model_type"], "distilbert");
-  EXPECT_EQ(info["face"]["config"]["model_type"], "resnet");
-  EXPECT_EQ(info["face"]["mirror_average"], true);
+  EXPECT_EQ(info["face"]["config"]["model_type"], "faceres");
+  EXPECT_EQ(info["face"]["mirror_average"], false);  // models/face/config.json's test_time_mirror
   EXPECT_NE(info["text"]["card"].get<std::string>().find("# "), std::string::npos);
   EXPECT_TRUE(info["fusion"].contains("text_weight"));
   EXPECT_EQ(info["version"], "emopost 0.1.0");

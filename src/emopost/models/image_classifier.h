@@ -40,8 +40,8 @@ class ImageClassifier {
   // ViT's transformer linears in dynamic int8; a ResNet's convolutions stay fp32 (no-op).
   void quantize_int8();
   void save(const std::filesystem::path& dir, torch::ScalarType float_dtype);
-  // From now on forward() averages the logits of each face and its mirror image: faces are
-  // symmetric enough that the two views err differently (measured in models/face/README.md).
+  // From now on forward() averages the logits of each face and its mirror image, in one batch. Whether
+  // it pays is each model's own choice, made on validation (config.json's test_time_mirror).
   void set_mirror_average(bool on);
   // Inference-only speed-ups of the architecture (ResNet: see ResNetImpl::prepare_inference).
   void prepare_inference();
