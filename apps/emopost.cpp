@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   // needs; on a quiet one, threads that sleep at once wake too late. libgomp reads its policy once,
   // as it loads, before main: so emopost re-executes itself once with a short spin (3,000 turns),
   // then sleep. 300 photos of photos-val, 2 threads (bench/RESULTS.md, 2026-12-07): 9.0 s quiet and
-  // 22.7 s beside two busy processes, against 10.3 s and 80.3 s with libgomp's default spinning and
+  // 22.7 s beside two busy processes, against 10.3 s and 80.3 s spinning (OMP_WAIT_POLICY=active) and
   // 13.1 s and 26.8 s sleeping at once (passive). A policy or spin count the user set is kept.
   if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0 &&
       setenv("GOMP_SPINCOUNT", "3000", 1) == 0)
