@@ -526,6 +526,27 @@ TEST(Bot, AlbumsBeyondMaxOpenAreAllAnswered) {
   EXPECT_EQ(state.count(Status::done), 60);
 }
 
+// Update kinds the bot never heard of are skipped rows, named by their kind and logged once per kind.
+TEST(Bot, UnknownUpdateKindsAreSkippedAndLoggedOnce) {
+  BotRun run("kinds-unknown");
+  auto& api = run.api;
+  const auto a = api.push_raw({{"poll", {{"id", "1"}, {"question", "?"}}}});
+  const auto b = api.push_raw({{"poll", {{"id", "2"}, {"question", "?"}}}});
+  const auto c = api.push_raw({{"channel_post", {{"message_id", 1}, {"chat", chat(5, "channel")}}}});
+  const auto fine = api.push(text_message(1, "a good day"));
+  run.start();
+  ASSERT_TRUE(run.wait_messages(1));
+  ASSERT_TRUE(api.wait_for([&] { return api.confirmed_below() > fine; }));
+  run.stop();
+  StateStore state(run.options.state_file);
+  for (auto id : {a, b, c}) EXPECT_EQ(state.status(id), Status::skipped) << id;
+  const std::string log = run.log.str();
+  size_t polls = 0;
+  for (size_t at = 0; (at = log.find("kind \"poll\"", at)) != std::string::npos; ++at) ++polls;
+  EXPECT_EQ(polls, 1u) << log;
+  EXPECT_NE(log.find("kind \"channel_post\""), std::string::npos) << log;
+}
+
 TEST(Bot, OneSlowPostDoesNotHoldUpOtherChats) {
   BotRun run("slow");
   run.reader.slow_for = std::chrono::milliseconds(2000);

@@ -95,6 +95,7 @@ struct Bot::Impl {
   std::map<int64_t, std::deque<Job>> chat_jobs;
   std::deque<int64_t> ready;   // chats with a job to start, none running
   bool workers_quit = false;
+  std::set<std::string> unknown_kinds;  // update kinds skipped, each logged once (the poll thread's)
   uint64_t completions = 0;  // jobs answered, so the poller misses no wake-up
 
   // Metrics.
@@ -247,8 +248,12 @@ struct Bot::Impl {
         skipped.push_back(id);
         continue;
       }
-      if (!m) {
-        arrivals.push_back({id, 0, "other"});
+      if (!m) {  // a kind of update the bot does not read (a poll, a channel post, ...): skipped, logged once
+        std::string kind = "other";
+        for (const auto& [k, v] : u.items())
+          if (k != "update_id") kind = k;
+        if (unknown_kinds.insert(kind).second) spdlog::info("skipping updates of kind \"{}\", which the bot does not read", kind);
+        arrivals.push_back({id, 0, kind});
         skipped.push_back(id);
         continue;
       }
