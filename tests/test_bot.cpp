@@ -461,14 +461,22 @@ TEST(Bot, BadFilesGetAnApologyThatNamesTheProblem) {
   const auto huge = api.add_file(test::tiny_jpeg(), 25 << 20);
   const auto broken = api.add_file("this is not a picture");
   json huge_doc = {{"chat", chat(1)}, {"document", {{"file_id", huge}, {"mime_type", "image/png"}}}};
-  api.push(huge_doc);
-  api.push(photo_message(1, broken, "look"));
+  const auto huge_id = api.push(huge_doc);
+  const auto broken_id = api.push(photo_message(1, broken, "look"));
   run.start();
   ASSERT_TRUE(run.wait_messages(2));
+  ASSERT_TRUE(api.wait_for([&] { return api.confirmed_below() > broken_id; }));
+  run.stop();
   const auto msgs = run.messages();
   EXPECT_NE(msgs[0].text.find("over the 20 MB"), std::string::npos) << msgs[0].text;
   EXPECT_NE(msgs[1].text.find("Sorry"), std::string::npos) << msgs[1].text;
   EXPECT_NE(msgs[1].text.find("bad_image"), std::string::npos) << msgs[1].text;
+  // Apologised for, and recorded as failures with the reason.
+  StateStore state(run.options.state_file);
+  EXPECT_EQ(state.status(huge_id), Status::failed);
+  EXPECT_NE(state.error(huge_id).value_or("").find("20 MB"), std::string::npos);
+  EXPECT_EQ(state.status(broken_id), Status::failed);
+  EXPECT_NE(state.error(broken_id).value_or("").find("bad_image"), std::string::npos);
 }
 
 // Whatever the reader throws, the user gets the error table's apology for its code, the row is failed

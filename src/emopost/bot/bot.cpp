@@ -49,6 +49,7 @@ struct Album {
 struct Composed {
   std::string text;
   std::vector<std::pair<std::string, std::vector<predict::Face>>> photos;  // picture bytes and its faces
+  std::string failure;  // the post could not be read: why, for its failed row (the reply apologises)
 };
 
 // Keeps messages about one a second per chat and `global` a second in all, by spacing them.
@@ -413,7 +414,7 @@ struct Bot::Impl {
       else problem = got.problem;
     }
     if (caption && caption->find_first_not_of(" \t\r\n") == std::string::npos) caption.reset();
-    if (!problem.empty() && images.empty()) return {apology(problem), {}};
+    if (!problem.empty() && images.empty()) return {apology(problem), {}, problem};
     if (!caption && images.empty())
       return {"Send me a photo with a caption, a photo or some text, and I'll tell you its emotion.", {}};
     std::vector<predict::Post> posts;
@@ -426,7 +427,7 @@ struct Bot::Impl {
     }
     auto outcomes = reader.predict_many(posts, explain);
     predict::Outcome outcome = album ? merge_album(outcomes, caption.has_value(), fusion) : outcomes.front();
-    if (!outcome.prediction) return {apology(outcome.error_message), {}};
+    if (!outcome.prediction) return {apology(outcome.error_message), {}, outcome.error_message};
     Composed c{verdict_text(*outcome.prediction, explain, edited), {}};
     if (!problem.empty()) c.text += "\nOne picture was left out: " + problem;
     if (opt.send_photos)
@@ -450,7 +451,8 @@ struct Bot::Impl {
             "sendMessage");
         ++replies;
         latency.observe(std::chrono::duration<double>(Clock::now() - job.received).count());
-        store.set_status(ids, c.photos.empty() ? Status::done : Status::answered, sent.value("message_id", int64_t(0)));
+        const Status status = !c.failure.empty() ? Status::failed : c.photos.empty() ? Status::done : Status::answered;
+        store.set_status(ids, status, sent.value("message_id", int64_t(0)), mask(c.failure));
       } catch (const ApiError& e) {
         // Blocked by the user, a rejected request, or retries spent: recorded, not retried forever.
         spdlog::warn("no reply to update {} in chat {}: {}", m.update_id, m.chat_id, mask(e.what()));
