@@ -28,7 +28,8 @@ class FakeBotApi {
   static constexpr int64_t kBotId = 777;
   static constexpr const char* kBotName = "emopost_test_bot";
 
-  enum class Fault { rate_limit, server_error, hang, malformed, forbidden };
+  // accept_then_hang: the send is taken (recorded as sent), then the answer never comes in time.
+  enum class Fault { rate_limit, server_error, hang, malformed, forbidden, accept_then_hang };
 
   struct Sent {
     std::string method;  // sendMessage or sendPhoto
@@ -209,6 +210,9 @@ class FakeBotApi {
         cv_.wait_for(lock, hang_for, [&] { return closing_; });
         error(res, 500, "Internal Server Error (after hanging)");
         return true;
+      case Fault::accept_then_hang:
+        accept_then_hang_ = true;  // method() records the send, then hangs
+        return false;
     }
     return false;
   }
@@ -252,6 +256,12 @@ class FakeBotApi {
       s.message_id = next_message_++;
       s.at = Clock::now();
       sent_.push_back(s);
+      if (accept_then_hang_) {  // taken, but the client's timeout passes before the answer
+        accept_then_hang_ = false;
+        std::unique_lock hold(mutex_, std::adopt_lock);
+        cv_.wait_for(hold, hang_for, [&] { return closing_; });
+        hold.release();
+      }
       return reply(res, {{"message_id", s.message_id}, {"chat", {{"id", s.chat_id}, {"type", "private"}}}, {"date", 1764900000}});
     }
     error(res, 404, "Not Found: method not found");
@@ -307,6 +317,7 @@ class FakeBotApi {
   int64_t confirmed_below_ = 0;
   std::map<std::string, File> files_;
   std::map<std::string, std::deque<Fault>> faults_;
+  bool accept_then_hang_ = false;
   std::vector<int64_t> forbidden_;
   std::vector<Sent> sent_;
   std::map<std::string, int> calls_;

@@ -555,6 +555,26 @@ TEST(Bot, UnknownUpdateKindsAreSkippedAndLoggedOnce) {
   EXPECT_NE(log.find("kind \"channel_post\""), std::string::npos) << log;
 }
 
+// Telegram has no idempotency key: a send whose answer was lost after Telegram took it is retried
+// and arrives twice. The bot cannot prevent that; it counts it. A 429 surely did not deliver and is
+// not counted. The README's table of failure classes says the same.
+TEST(Bot, SendsThatMayHaveArrivedAreRetriedAndCounted) {
+  BotRun run("ambiguous");
+  auto& api = run.api;
+  api.fail_next("sendMessage", FakeBotApi::Fault::rate_limit);
+  api.fail_next("sendMessage", FakeBotApi::Fault::accept_then_hang);
+  api.push(text_message(1, "a good day"));
+  run.start();
+  ASSERT_TRUE(run.wait_messages(2, std::chrono::seconds(20)));
+  const auto metrics = run.bot->metrics();
+  run.stop();
+  const auto msgs = run.messages();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].text, msgs[1].text);  // the duplicate the retry made
+  EXPECT_NE(metrics.find("emopost_bot_ambiguous_retries_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("emopost_bot_retries_total 2\n"), std::string::npos) << metrics;
+}
+
 TEST(Bot, OneSlowPostDoesNotHoldUpOtherChats) {
   BotRun run("slow");
   run.reader.slow_for = std::chrono::milliseconds(2000);

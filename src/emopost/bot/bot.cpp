@@ -103,6 +103,7 @@ struct Bot::Impl {
   mutable std::mutex metrics_mutex;
   std::map<std::string, uint64_t> updates_by_kind, errors_by_kind;
   std::atomic<uint64_t> replies{0}, retries{0};
+  std::atomic<uint64_t> ambiguous_retries{0};  // sends retried after Telegram may have taken them
   serve::Histogram latency{{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
 
   Impl(BotOptions o, const predict::PostReader& r, fusion::FusionModel f)
@@ -131,6 +132,9 @@ struct Bot::Impl {
       } catch (const ApiError& e) {
         if (!e.retryable() || attempt >= opt.max_attempts) throw;
         ++retries;
+        // A send Telegram may already have taken: retrying may deliver it twice. Counted, not hidden.
+        const std::string_view call = what;
+        if (e.maybe_delivered && (call == "sendMessage" || call == "sendPhoto")) ++ambiguous_retries;
         const auto wait = e.failure == Failure::rate_limited ? milliseconds(1000 * e.retry_after_s) : backoff(attempt);
         spdlog::warn("{} failed ({}); retry {} in {} ms", what, mask(e.what()), attempt, wait.count());
         std::this_thread::sleep_for(wait);
@@ -567,6 +571,10 @@ std::string Bot::metrics() const {
   out += fmt::format("# HELP emopost_bot_retries_total Calls retried after a 429, 5xx, timeout or lost connection.\n"
                      "# TYPE emopost_bot_retries_total counter\nemopost_bot_retries_total {}\n",
                      m.retries.load());
+  out += fmt::format("# HELP emopost_bot_ambiguous_retries_total Sends retried after a failure that Telegram may "
+                     "have carried out (a timeout, a lost connection, a 5xx): each may be a duplicate reply.\n"
+                     "# TYPE emopost_bot_ambiguous_retries_total counter\nemopost_bot_ambiguous_retries_total {}\n",
+                     m.ambiguous_retries.load());
   out += m.latency.render("emopost_bot_reply_latency_seconds", "From receiving an update to its reply being accepted.");
   return out;
 }

@@ -114,7 +114,10 @@ std::pair<long, std::string> perform(CURL* h, const std::string& url, std::chron
   if (rc == CURLE_ABORTED_BY_CALLBACK) throw ApiError(Failure::cancelled, "the call was cancelled");
   if (rc != CURLE_OK) {
     const std::string detail = error[0] ? error : curl_easy_strerror(rc);
-    throw ApiError(Failure::transient, mask_token(fmt::format("network error: {}", detail), token));
+    // Before a connection, the request surely did not arrive; after it, it may have.
+    const bool connected = rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+                           rc != CURLE_COULDNT_RESOLVE_PROXY;
+    throw ApiError(Failure::transient, mask_token(fmt::format("network error: {}", detail), token), 0, 0, connected);
   }
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -127,7 +130,8 @@ json unwrap(const std::string& method, long status, const std::string& body, con
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   const bool has_envelope = j.is_object() && j.contains("ok") && j["ok"].is_boolean();
   if (has_envelope && j["ok"].get<bool>() && status < 300) {
-    if (!j.contains("result")) throw ApiError(Failure::transient, fmt::format("{}: the answer has no \"result\"", method), int(status));
+    if (!j.contains("result"))
+      throw ApiError(Failure::transient, fmt::format("{}: the answer has no \"result\"", method), int(status), 0, true);
     return std::move(j["result"]);
   }
   std::string description = "no description";
@@ -140,8 +144,10 @@ json unwrap(const std::string& method, long status, const std::string& body, con
   }
   const std::string message = mask_token(fmt::format("{}: HTTP {}: {}", method, status, description), token);
   if (status == 429) throw ApiError(Failure::rate_limited, message, int(status), std::max(1, retry_after));
-  if (status >= 500 || status == 0) throw ApiError(Failure::transient, message, int(status));
-  if (!has_envelope) throw ApiError(Failure::transient, mask_token(fmt::format("{}: HTTP {}: the answer is not the Bot API's JSON", method, status), token), int(status));
+  if (status >= 500 || status == 0) throw ApiError(Failure::transient, message, int(status), 0, true);
+  if (!has_envelope)
+    throw ApiError(Failure::transient, mask_token(fmt::format("{}: HTTP {}: the answer is not the Bot API's JSON", method, status), token),
+                   int(status), 0, true);
   if (status == 403) throw ApiError(Failure::forbidden, message, int(status));
   throw ApiError(Failure::rejected, message, int(status));
 }

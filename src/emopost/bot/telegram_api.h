@@ -28,12 +28,18 @@ const char* failure_name(Failure f);
 
 class ApiError : public std::runtime_error {
  public:
-  ApiError(Failure failure, std::string message, int http_status = 0, int retry_after_s = 0)
-      : std::runtime_error(std::move(message)), failure(failure), http_status(http_status), retry_after_s(retry_after_s) {}
+  ApiError(Failure failure, std::string message, int http_status = 0, int retry_after_s = 0, bool maybe_delivered = false)
+      : std::runtime_error(std::move(message)), failure(failure), http_status(http_status), retry_after_s(retry_after_s),
+        maybe_delivered(maybe_delivered) {}
   Failure failure;
   int http_status;
   int retry_after_s;
   bool retryable() const { return failure == Failure::rate_limited || failure == Failure::transient; }
+  // Telegram may have carried the request out: the request went out and the answer was lost (a
+  // timeout, a dropped connection, a 5xx, an answer that is not its JSON). False when it surely did
+  // not: no connection was made, a 429, a 4xx. Telegram has no idempotency key, so a send retried
+  // after such a failure may arrive twice.
+  bool maybe_delivered;
 };
 
 // `text` with every occurrence of `token` (and of its URL-encoded form) replaced by "<token>".
