@@ -412,11 +412,23 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   face_q.faces.detector_model = r.models_dir / "detector";
   face_q.faces.landmarks_model = r.models_dir / "landmarks";
   face_q.faces.cache = r.out_dir / "cache/faces";  // faces cut once, read again by the next report
+  // Scored against the labels the fusion was calibrated on (calibrate --face-labels), so that the
+  // reliability after calibration is read against the labels its temperature was fitted to.
+  std::string labels_note;
+  if (fusion.report.is_object() && fusion.report.contains("data") && fusion.report["data"].is_object())
+    face_q.face_labels = fusion.report["data"].value("face_labels", std::string("fer2013"));
+  if (face_q.face_labels == "ferplus" && !fs::exists(r.data_root / "faces/ferplus/ferplus_votes.csv")) {
+    face_q.face_labels = "fer2013";
+    labels_note = "fusion.json was calibrated on FER+'s majority labels, but this data has no "
+                  "faces/ferplus/ferplus_votes.csv: the faces are scored against FER2013's labels";
+  }
   auto face = model_figures("face", "12-face-confusion", fmt::format("The face model's confusion matrix (FER2013 {} split)", eval_split), face_q, bins, r.out_dir / "cache",
                            fusion.temperature(&fusion::FusionModel::image_temperature));
+  if (!labels_note.empty()) face.figures[0].notes.push_back(labels_note);
   // The face model on real photos (photos-val, for validation only), read as `predict` reads them.
   auto photos_q = face_q;
   photos_q.split = "photos-val";
+  photos_q.face_labels = "fer2013";  // photos-val has its own labels
   auto photos = model_figures("face-photos-val", "13-face-photos-val-confusion",
                               "The face model's confusion matrix on real photos (photos-val)", photos_q, bins,
                               r.out_dir / "cache", fusion.temperature(&fusion::FusionModel::image_temperature));

@@ -80,6 +80,7 @@ json cached_evaluation(const std::string& step, const train::EvalRequest& q, con
   json key = {{"step", step}, {"model", files_identity(q.model_dir)}, {"data", files_identity(data)},
               {"split", q.split}, {"limit", q.limit}, {"mirror", q.mirror ? nlohmann::json(*q.mirror) : nlohmann::json()}, {"detector", q.faces.detector}};
   if (!q.drop_words.empty()) key["drop_words"] = q.drop_words;
+  if (q.face_labels != "fer2013") key["face_labels"] = q.face_labels;
   if (!q.faces.detector.empty())
     key["detector_models"] = {files_identity(q.faces.detector_model), files_identity(q.faces.landmarks_model)};
   return cached(cache_dir, key, [&] { return json(train::run_evaluation(q).predictions); });
