@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("emopost"));
   CLI::App cli{
       "emopost reads the emotional colouring of social-media posts (a picture and an English\n"
-      "caption) with a DistilBERT text model and a face model (ResNet or ViT) over 7 labels: anger, disgust,\n"
-      "fear, joy, neutral, sadness, surprise."};
+      "caption) with a DistilBERT text model and a face model (by default a MobileNet pretrained on\n"
+      "faces) over 7 labels: anger, disgust, fear, joy, neutral, sadness, surprise."};
   cli.require_subcommand(1);
   cli.set_version_flag("--version", "emopost 0.1.0");
   int threads = 0;
