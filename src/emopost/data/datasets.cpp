@@ -22,8 +22,15 @@
 namespace emopost::data {
 namespace fs = std::filesystem;
 
-void fail_at(const fs::path& file, size_t line, const std::string& what) {
-  throw Error(fmt::format("{}:{}: {}", file.string(), line, what));
+std::string at_line(const fs::path& file, size_t line, const std::string& what) {
+  return fmt::format("{}:{}: {}", file.string(), line, what);
+}
+
+void fail_at(const fs::path& file, size_t line, const std::string& what) { throw Error(at_line(file, line, what)); }
+
+void require_split(const std::string& split) {
+  if (split != "train" && split != "val" && split != "test")
+    throw Error(fmt::format("unknown split '{}' (expected train, val or test)", split));
 }
 
 std::vector<Line> read_lines(const fs::path& file) {
@@ -112,11 +119,6 @@ std::optional<size_t> parse_index(std::string_view s) {
     v = v * 10 + static_cast<size_t>(c - '0');
   }
   return v;
-}
-
-void require_split(const std::string& split) {
-  if (split != "train" && split != "val" && split != "test")
-    throw Error(fmt::format("unknown split '{}' (expected train, val or test)", split));
 }
 
 // A file's extension in lower case (".JPG" and ".jpg" are the same kind of file).
@@ -232,7 +234,7 @@ std::vector<TextExample> read_labelled_jsonl(const fs::path& file, std::vector<s
   const std::string names = fmt::format("{}", fmt::join(kLabels, ", "));
   for (const auto& l : lines) {
     auto bad = [&](const std::string& what) {
-      errors.push_back(fmt::format("{}:{}: {}", file.string(), l.number, what));
+      errors.push_back(at_line(file, l.number, what));
     };
     if (l.text.find_first_not_of(" \t") == std::string::npos) {
       bad("blank line");
@@ -338,7 +340,7 @@ std::vector<FaceExample> read_labels_csv(const fs::path& dir, std::vector<std::s
   if (!path_col || !label_col) fail_at(file, 1, "the header needs \"path\" and \"label\" columns");
   std::vector<FaceExample> out;
   for (size_t i = 1; i < lines.size(); ++i) {
-    auto bad = [&](const std::string& what) { errors.push_back(fmt::format("{}:{}: {}", file.string(), lines[i].number, what)); };
+    auto bad = [&](const std::string& what) { errors.push_back(at_line(file, lines[i].number, what)); };
     const auto f = split_commas(lines[i].text);
     if (f.size() != header.size()) {
       bad(fmt::format("{} fields, expected {}", f.size(), header.size()));

@@ -7,8 +7,13 @@
 
 namespace emopost::data {
 
-// Every message about a line starts with `file:line:` so that editors and people can jump to it.
+// Every message about a line starts with `file:line:` so that editors and people can jump to it:
+// at_line() writes one (for a line skipped and recorded), fail_at() throws it.
+std::string at_line(const std::filesystem::path& file, size_t line, const std::string& what);
 [[noreturn]] void fail_at(const std::filesystem::path& file, size_t line, const std::string& what);
+
+// Throws emopost::Error unless `split` is "train", "val" or "test".
+void require_split(const std::string& split);
 
 struct Line {
   size_t number;  // 1-based

@@ -21,7 +21,6 @@ namespace {
 std::optional<int> xed_label(int id) {
   static constexpr std::array<const char*, 9> kNames = {nullptr, "anger", nullptr, "disgust", "fear",
                                                         "joy", "sadness", "surprise", nullptr};
-  if (id < 1 || id > 8) throw std::out_of_range("id");
   return kNames[size_t(id)] ? label_id(kNames[size_t(id)]) : std::nullopt;
 }
 
@@ -53,14 +52,13 @@ int xed_bucket(std::string_view raw) {
 }
 
 std::vector<TextExample> read_xed(const fs::path& dir, const std::string& split, XedStats* stats) {
-  if (split != "train" && split != "val" && split != "test")
-    throw Error(fmt::format("unknown split '{}' (expected train, val or test)", split));
+  require_split(split);
   XedStats st;
   std::vector<TextExample> out;
   std::set<std::string, std::less<>> annotated;  // raw texts, so that a neutral copy is dropped
   const fs::path emotions = dir / "en-annotated.tsv", neutral = dir / "neu_en.txt";
   for (const auto& l : read_lines(emotions)) {
-    auto skip = [&](const std::string& what) { st.skipped.push_back(fmt::format("{}:{}: {}", emotions.string(), l.number, what)); };
+    auto skip = [&](const std::string& what) { st.skipped.push_back(at_line(emotions, l.number, what)); };
     const auto tab = l.text.find('\t');
     if (tab == std::string::npos || tab == 0) {
       skip(tab ? "expected 'text<TAB>ids', found no TAB" : "empty text");
@@ -73,14 +71,12 @@ std::vector<TextExample> read_xed(const fs::path& dir, const std::string& split,
       const auto comma = std::min(l.text.find(',', start), l.text.size());
       auto id_text = std::string_view(l.text).substr(start, comma - start);
       while (!id_text.empty() && id_text.front() == ' ') id_text.remove_prefix(1);
-      int id = 0;
-      try {
-        if (id_text.empty() || id_text.size() > 1 || id_text[0] < '0' || id_text[0] > '9') throw std::out_of_range("id");
-        id = id_text[0] - '0';
-        if (auto label = xed_label(id)) labels.insert(*label);
-      } catch (const std::out_of_range&) {
+      const int id = id_text.size() == 1 ? id_text[0] - '0' : 0;
+      if (id < 1 || id > 8) {
         skip(fmt::format("label id '{}' is not one of 1-8", id_text));
         bad = true;
+      } else if (auto label = xed_label(id)) {
+        labels.insert(*label);
       }
       start = comma + 1;
     }
@@ -93,7 +89,7 @@ std::vector<TextExample> read_xed(const fs::path& dir, const std::string& split,
   const int neutral_id = *label_id("neutral");
   std::set<std::string, std::less<>> seen;
   for (const auto& l : read_lines(neutral)) {
-    auto skip = [&](const std::string& what) { st.skipped.push_back(fmt::format("{}:{}: {}", neutral.string(), l.number, what)); };
+    auto skip = [&](const std::string& what) { st.skipped.push_back(at_line(neutral, l.number, what)); };
     // "9<TAB>text", some lines with TABs after the text.
     if (l.text.find_first_not_of(" \t") == std::string::npos) {
       skip("empty line");
