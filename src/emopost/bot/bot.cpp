@@ -442,21 +442,32 @@ struct Bot::Impl {
     return c;
   }
 
+  // A reply quotes the message it answers, and is sent even if that message is gone.
+  static json reply_parameters(const Message& m) {
+    return {{"message_id", m.message_id}, {"allow_sending_without_reply", true}};
+  }
+
+  // A text reply to `m`, within the chat's rate, retried as with_retries says; its message id.
+  int64_t send_text(const Message& m, const std::string& text) {
+    rate.acquire(m.chat_id);
+    const auto sent = with_retries(
+        [&] { return api.call("sendMessage", {{"chat_id", m.chat_id}, {"text", text}, {"reply_parameters", reply_parameters(m)}}); },
+        "sendMessage");
+    return sent.value("message_id", int64_t(0));
+  }
+
   void answer(const Job& job) {
     const Message& m = job.parts.front();
     const auto ids = job.ids();
     Composed c = compose(job);
-    json reply_to = {{"message_id", m.message_id}, {"allow_sending_without_reply", true}};
+    const json reply_to = reply_parameters(m);
     if (!job.text_sent) {
-      rate.acquire(m.chat_id);
       try {
-        auto sent = with_retries(
-            [&] { return api.call("sendMessage", {{"chat_id", m.chat_id}, {"text", c.text}, {"reply_parameters", reply_to}}); },
-            "sendMessage");
+        const int64_t reply_id = send_text(m, c.text);
         ++replies;
         latency.observe(std::chrono::duration<double>(Clock::now() - job.received).count());
         const Status status = !c.failure.empty() ? Status::failed : c.photos.empty() ? Status::done : Status::answered;
-        store.set_status(ids, status, sent.value("message_id", int64_t(0)), mask(c.failure));
+        store.set_status(ids, status, reply_id, mask(c.failure));
       } catch (const ApiError& e) {
         // Blocked by the user, a rejected request, or retries spent: recorded, not retried forever.
         spdlog::warn("no reply to update {} in chat {}: {}", m.update_id, m.chat_id, mask(e.what()));
@@ -490,14 +501,7 @@ struct Bot::Impl {
     count_error(std::string(kind.name));
     std::optional<int64_t> reply_id;
     try {
-      rate.acquire(m.chat_id);
-      auto sent = with_retries(
-          [&] {
-            return api.call("sendMessage", {{"chat_id", m.chat_id}, {"text", apology(std::string(kind.meaning))},
-                                            {"reply_parameters", {{"message_id", m.message_id}, {"allow_sending_without_reply", true}}}});
-          },
-          "sendMessage");
-      reply_id = sent.value("message_id", int64_t(0));
+      reply_id = send_text(m, apology(std::string(kind.meaning)));
     } catch (const std::exception& send) {
       spdlog::warn("no apology for update {} in chat {}: {}", m.update_id, m.chat_id, mask(send.what()));
     }
