@@ -35,6 +35,8 @@ struct ModelChoice {
   std::optional<bool> mirror;  // unset: the face folder's choice
 };
 void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion);
+// --mirror and --no-mirror: set `mirror`; neither leaves the face folder's choice (test_time_mirror).
+void add_mirror_flags(CLI::App* cmd, std::optional<bool>& mirror);
 predict::PredictorOptions predictor_options(const ModelChoice& c);
 // The same choice written into options the command already holds (its detector and limits kept).
 void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o);

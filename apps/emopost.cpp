@@ -21,10 +21,14 @@ void add_model_options(CLI::App* cmd, ModelChoice& c, bool with_fusion) {
   cmd->add_option("--text-model", c.text_model, "Text model folder (default MODELS/text)");
   cmd->add_option("--face-model", c.face_model, "Face model folder (default MODELS/face, e.g. models/face-vit)");
   if (with_fusion) cmd->add_option("--fusion", c.fusion_file, "Fusion file (default MODELS/fusion.json)");
-  cmd->add_flag_callback("--mirror", [&c] { c.mirror = true; },
+  add_mirror_flags(cmd, c.mirror);
+}
+
+void add_mirror_flags(CLI::App* cmd, std::optional<bool>& mirror) {
+  cmd->add_flag_callback("--mirror", [&mirror] { mirror = true; },
                          "Also read each face as its mirror image and average the two (default: as the face\n"
                          "model's config.json says, test_time_mirror)");
-  cmd->add_flag_callback("--no-mirror", [&c] { c.mirror = false; }, "Read each face once, not also as its mirror image");
+  cmd->add_flag_callback("--no-mirror", [&mirror] { mirror = false; }, "Read each face once, not also as its mirror image");
 }
 
 void apply_model_choice(const ModelChoice& c, predict::PredictorOptions& o) {

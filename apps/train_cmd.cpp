@@ -94,10 +94,7 @@ Command eval_command(CLI::App& app) {
                   "report's ablation does")->delimiter(',');
   cmd->add_flag("--bf16", r.bf16, "Run the model in bf16 autocast");
   cmd->add_flag("--int8", r.int8, "Run the transformer linears in dynamic int8");
-  cmd->add_flag_callback("--mirror", [o] { o->req.mirror = true; },
-                         "Image models: also read each face as its mirror image and average the two\n"
-                         "(default: as the folder's config.json says, test_time_mirror, as `predict` reads)");
-  cmd->add_flag_callback("--no-mirror", [o] { o->req.mirror = false; }, "Image models: read each face once");
+  add_mirror_flags(cmd, r.mirror);
   cmd->add_option("--detector", r.faces.detector,
                   "Image models: read each face through this detector (cnn or lbp) and cut it as `predict` does;\n"
                   "faces with none found are read whole. Faces read are cached under --face-cache")

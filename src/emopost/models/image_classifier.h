@@ -43,6 +43,7 @@ class ImageClassifier {
   // From now on forward() averages the logits of each face and its mirror image, in one batch. Whether
   // it pays is each model's own choice, made on validation (config.json's test_time_mirror).
   void set_mirror_average(bool on);
+  bool mirror_average() const { return mirror_average_; }
   // Inference-only speed-ups of the architecture (ResNet: see ResNetImpl::prepare_inference).
   void prepare_inference();
 

@@ -46,7 +46,6 @@ struct Predictor::Impl {
   // Runs the text model beside the image decoder, on one torch thread of its own.
   mutable Worker text_worker;
   bool text_beside_decode = false;
-  bool face_mirror = false;  // the option, else the face folder's choice
 
   // Mean logits over each input's windows. Windows of all inputs are grouped by length so that
   // padding stays small.
@@ -113,8 +112,7 @@ Predictor::Predictor(PredictorOptions options) : impl_(std::make_unique<Impl>())
   m.face = models::load_face_folder(or_default(m.opt.face_model, "face"));
   m.text->model->eval();
   m.face->model.module().eval();
-  m.face_mirror = m.opt.face_mirror.value_or(m.face->mirror);
-  m.face->model.set_mirror_average(m.face_mirror);
+  m.face->model.set_mirror_average(m.opt.face_mirror.value_or(m.face->mirror));  // the option, else the folder's
   m.face->model.prepare_inference();
   if (m.opt.int8) {
     m.text->model->quantize_int8();
@@ -146,7 +144,7 @@ nlohmann::json Predictor::info() const {
                                                                {"num_features", m.text->expert->num_features()}}
                                               : nlohmann::json(nullptr)}}},
           {"face", {{"path", m.face->dir.string()}, {"config", m.face->config},
-                    {"mirror_average", m.face_mirror}, {"card", m.face->card}}},
+                    {"mirror_average", m.face->model.mirror_average()}, {"card", m.face->card}}},
           {"fusion", m.fusion.to_json()}};
 }
 
