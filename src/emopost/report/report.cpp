@@ -141,16 +141,40 @@ ModelFigures model_figures(const std::string& who, const std::string& confusion_
   return m;
 }
 
+// fusion.json, read once: its model (temperatures and weights) and the report `emopost calibrate` kept.
+struct FusionRead {
+  json report;
+  std::optional<fusion::FusionModel> model;
+  std::string missing;  // why there is none
+  std::optional<double> temperature(double fusion::FusionModel::*t) const {
+    return model ? std::optional<double>((*model).*t) : std::nullopt;
+  }
+  // What it was fitted on (its report's "data": seed, face labels, ...); empty without a report.
+  json data() const {
+    return report.is_object() && report.contains("data") && report["data"].is_object() ? report["data"] : json::object();
+  }
+};
+
+FusionRead read_fusion(const fs::path& file) {
+  FusionRead f;
+  try {
+    f.report = read_json_file(file);
+    f.model = fusion::FusionModel::from_json(f.report);
+  } catch (const std::exception& e) {
+    f.missing = e.what();
+  }
+  return f;
+}
+
 // The fused verdict's reliability, on posts built as `emopost calibrate` builds its test posts: each
 // text with a face of its label (fusion.json's seed), fused as the predictor fuses them.
-Figure fused_reliability(const ModelFigures& text, const ModelFigures& face, const fusion::FusionModel* fm,
-                         const json& fusion_report, int bins) {
+Figure fused_reliability(const ModelFigures& text, const ModelFigures& face, const FusionRead& fusion, int bins) {
   Figure f{"fused-reliability", "The fused verdict's reliability on test posts (each text with a face of its label), before and after calibration",
            Rows::array(), {}, reliability_spec()};
-  if (!fm) return f.notes.push_back("no fusion.json: there is no fused verdict to draw"), f;
+  if (!fusion.model) return f.notes.push_back("no fusion.json: there is no fused verdict to draw"), f;
   if (!text.read || !face.read) return f.notes.push_back("the text and the face model must both be evaluated (figures 7 and 12)"), f;
   try {
-    const auto seed = fusion_report.value("data", json::object()).value("seed", 13u) + 1;
+    const auto seed = fusion.data().value("seed", 13u) + 1;
     const auto faces = predict::pair_faces(text.read->truth, face.read->truth, seed);
     auto scores = [](const std::vector<double>& p) {
       fusion::Scores s{};
@@ -158,11 +182,11 @@ Figure fused_reliability(const ModelFigures& text, const ModelFigures& face, con
       return s;
     };
     for (const bool after : {false, true}) {
-      const auto tp = after ? tempered(text.read->probabilities, fm->text_temperature) : text.read->probabilities;
-      const auto fp = after ? tempered(face.read->probabilities, fm->image_temperature) : face.read->probabilities;
+      const auto tp = after ? tempered(text.read->probabilities, fusion.model->text_temperature) : text.read->probabilities;
+      const auto fp = after ? tempered(face.read->probabilities, fusion.model->image_temperature) : face.read->probabilities;
       std::vector<std::vector<double>> fused;
       for (size_t i = 0; i < tp.size(); ++i) {
-        const auto p = fm->fuse(scores(tp[i]), scores(fp[faces[i]]));
+        const auto p = fusion.model->fuse(scores(tp[i]), scores(fp[faces[i]]));
         fused.emplace_back(p.begin(), p.end());
       }
       add_reliability(f, after ? "after" : "before", fused, text.read->truth, bins);
@@ -290,27 +314,6 @@ std::vector<Figure> data_figures(const ReportRequest& r, const json& c) {
   return figs;
 }
 
-// fusion.json, read once: its model (temperatures and weights) and the report `emopost calibrate` kept.
-struct FusionRead {
-  json report;
-  std::optional<fusion::FusionModel> model;
-  std::string missing;  // why there is none
-  std::optional<double> temperature(double fusion::FusionModel::*t) const {
-    return model ? std::optional<double>((*model).*t) : std::nullopt;
-  }
-};
-
-FusionRead read_fusion(const fs::path& file) {
-  FusionRead f;
-  try {
-    f.report = read_json_file(file);
-    f.model = fusion::FusionModel::from_json(f.report);
-  } catch (const std::exception& e) {
-    f.missing = e.what();
-  }
-  return f;
-}
-
 // Figure 8: the words the text model leans on, by occlusion over the evaluated texts (cached).
 Figure attributed_figure(const ReportRequest& r, const json& c, const ModelFigures& text) {
   Figure attributed{"08-attributed-words", "The words the text model leans on for each class it predicts (occlusion scores summed over the split)",
@@ -415,8 +418,7 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   // Scored against the labels the fusion was calibrated on (calibrate --face-labels), so that the
   // reliability after calibration is read against the labels its temperature was fitted to.
   std::string labels_note;
-  if (fusion.report.is_object() && fusion.report.contains("data") && fusion.report["data"].is_object())
-    face_q.face_labels = fusion.report["data"].value("face_labels", std::string("fer2013"));
+  face_q.face_labels = fusion.data().value("face_labels", std::string("fer2013"));
   if (face_q.face_labels == "ferplus" && !fs::exists(r.data_root / "faces/ferplus/ferplus_votes.csv")) {
     face_q.face_labels = "fer2013";
     labels_note = "fusion.json was calibrated on FER+'s majority labels, but this data has no "
@@ -445,7 +447,7 @@ std::vector<Figure> build_report(const ReportRequest& r) {
   figs.push_back(std::move(photos.figures[1]));
   for (auto* m : {&text, &face})
     for (size_t i = 1; i < m->figures.size(); ++i) figs.push_back(std::move(m->figures[i]));
-  figs.push_back(fused_reliability(text, face, fusion.model ? &*fusion.model : nullptr, fusion.report, bins));
+  figs.push_back(fused_reliability(text, face, fusion, bins));
   auto [disagree, ece] = fusion_figures(fusion);
   figs.push_back(text_gallery(text));
   figs.push_back(face_gallery(face));

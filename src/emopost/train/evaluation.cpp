@@ -79,7 +79,7 @@ EvalOutput run_evaluation(const EvalRequest& r) {
                                               r.drop_words);
   if (r.int8) task->quantize_int8();
   const bool mirror =
-      r.mirror.value_or(r.kind == "image" && !r.model_dir.empty() &&
+      r.mirror.value_or(r.kind == "image" &&
                         models::test_time_mirror(read_json_file(r.model_dir / "config.json")));
   task->set_mirror_average(mirror);
   auto ev = evaluate(*task, task_split, r.batch_size, r.bf16, "eval " + split);
