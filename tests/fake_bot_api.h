@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -250,18 +251,14 @@ class FakeBotApi {
         if (!req.has_file("photo")) return error(res, 400, "Bad Request: there is no photo in the request");
         s.photo_bytes = req.get_file_value("photo").content.size();
       }
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
       if (std::find(forbidden_.begin(), forbidden_.end(), s.chat_id) != forbidden_.end())
         return error(res, 403, "Forbidden: bot was blocked by the user");
       s.message_id = next_message_++;
       s.at = Clock::now();
       sent_.push_back(s);
-      if (accept_then_hang_) {  // taken, but the client's timeout passes before the answer
-        accept_then_hang_ = false;
-        std::unique_lock hold(mutex_, std::adopt_lock);
-        cv_.wait_for(hold, hang_for, [&] { return closing_; });
-        hold.release();
-      }
+      if (std::exchange(accept_then_hang_, false))  // taken, but the client's timeout passes before the answer
+        cv_.wait_for(lock, hang_for, [&] { return closing_; });
       return reply(res, {{"message_id", s.message_id}, {"chat", {{"id", s.chat_id}, {"type", "private"}}}, {"date", 1764900000}});
     }
     error(res, 404, "Not Found: method not found");
